@@ -1,0 +1,1 @@
+//! activity: (placeholder; filled by its issue)

@@ -1,0 +1,1 @@
+//! backup: (placeholder; filled by its issue)

@@ -1,0 +1,1 @@
+//! course: (placeholder; filled by its issue)

@@ -1,0 +1,1 @@
+//! culler: (placeholder; filled by its issue)

@@ -1,0 +1,1 @@
+//! swarm: (placeholder; filled by its issue)
