@@ -4,3 +4,15 @@
 mod client;
 
 pub use client::*;
+
+use crate::config::Config;
+
+/// A client with coursectl's own service token from the config.
+pub fn client_from_config(cfg: &Config) -> anyhow::Result<HubClient> {
+    let token = crate::secrets::read_secret(&cfg.hub_token_file(), "hub API token")?;
+    Ok(HubClient::new(
+        &cfg.hub.api_url,
+        Some(token),
+        std::time::Duration::from_secs(10),
+    )?)
+}
