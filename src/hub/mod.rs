@@ -2,8 +2,10 @@
 //! supervisor, the console's pollers and the headless commands share it.
 
 mod client;
+mod pages;
 
 pub use client::*;
+pub use pages::WANT_PAGE;
 
 use crate::config::Config;
 
