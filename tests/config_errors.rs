@@ -34,7 +34,10 @@ impl Case {
 
     fn nothing_started(&self) {
         let run = self.dir.path().join("state/run");
-        assert!(!run.join("supervisor.pid").exists(), "a supervisor was started");
+        assert!(
+            !run.join("supervisor.pid").exists(),
+            "a supervisor was started"
+        );
         assert!(!run.join("hub.pid").exists(), "a hub was started");
     }
 }
@@ -45,7 +48,11 @@ fn unknown_key_exit_2_with_file_line_and_fix() {
     let r = c.up();
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("config.toml:8:"), "{}", r.stderr);
-    assert!(r.stderr.contains("nmae") && r.stderr.contains("fix:"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("nmae") && r.stderr.contains("fix:"),
+        "{}",
+        r.stderr
+    );
     c.nothing_started();
 }
 
@@ -63,13 +70,18 @@ fn wrong_type_exit_2_with_file_line() {
 fn missing_token_file_exit_2_names_it() {
     let c2 = Case::new("");
     let cfg = c2.dir.path().join("config.toml");
-    let text = std::fs::read_to_string(&cfg)
-        .unwrap()
-        .replace("[hub]\n", "[hub]\ntoken-file = \"/nonexistent/hub-token\"\n");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        "[hub]\n",
+        "[hub]\ntoken-file = \"/nonexistent/hub-token\"\n",
+    );
     std::fs::write(&cfg, text).unwrap();
     let r = c2.up();
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("/nonexistent/hub-token") && r.stderr.contains("missing"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("/nonexistent/hub-token") && r.stderr.contains("missing"),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("[hub] token-file"), "{}", r.stderr);
     c2.nothing_started();
 }
@@ -81,13 +93,18 @@ fn world_readable_token_exit_2_says_chmod() {
     std::fs::write(&tok, "s3cr3t-value-never-shown\n").unwrap();
     std::fs::set_permissions(&tok, std::fs::Permissions::from_mode(0o644)).unwrap();
     let cfg = c.dir.path().join("config.toml");
-    let text = std::fs::read_to_string(&cfg)
-        .unwrap()
-        .replace("[proxy]\n", &format!("[proxy]\ntoken-file = \"{}\"\n", tok.display()));
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        "[proxy]\n",
+        &format!("[proxy]\ntoken-file = \"{}\"\n", tok.display()),
+    );
     std::fs::write(&cfg, text).unwrap();
     let r = c.up();
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains(&format!("chmod 600 {}", tok.display())), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!("chmod 600 {}", tok.display())),
+        "{}",
+        r.stderr
+    );
     assert!(!r.stderr.contains("s3cr3t") && !r.stdout.contains("s3cr3t"));
     c.nothing_started();
     let check: support::Run = Command::new(bin())
@@ -105,10 +122,18 @@ fn world_readable_token_exit_2_says_chmod() {
 
 #[test]
 fn completions_and_man_page_need_no_config() {
-    let r: support::Run = Command::new(bin()).args(["completions", "bash"]).output().unwrap().into();
+    let r: support::Run = Command::new(bin())
+        .args(["completions", "bash"])
+        .output()
+        .unwrap()
+        .into();
     assert_eq!(r.code, 0);
     assert!(r.stdout.contains("coursectl"));
     let r: support::Run = Command::new(bin()).arg("man").output().unwrap().into();
     assert_eq!(r.code, 0);
-    assert!(r.stdout.contains(".TH coursectl"), "{}", &r.stdout[..200.min(r.stdout.len())]);
+    assert!(
+        r.stdout.contains(".TH coursectl"),
+        "{}",
+        &r.stdout[..200.min(r.stdout.len())]
+    );
 }

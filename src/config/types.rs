@@ -203,6 +203,10 @@ pub struct SupervisorConfig {
     pub stop_timeout: Duration,
     #[serde(with = "humantime_serde")]
     pub check_interval: Duration,
+    /// A running component whose health check keeps failing this long is
+    /// restarted (counts as a crash). The hub gets at least `hub.start-timeout`.
+    #[serde(with = "humantime_serde")]
+    pub health_grace: Duration,
     /// A log file is rotated (one old copy kept) past this size.
     pub log_max_mb: u64,
 }
@@ -216,6 +220,7 @@ impl Default for SupervisorConfig {
             backoff_max: Duration::from_secs(60),
             stop_timeout: Duration::from_secs(10),
             check_interval: Duration::from_millis(500),
+            health_grace: Duration::from_secs(30),
             log_max_mb: 10,
         }
     }

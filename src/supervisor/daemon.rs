@@ -44,6 +44,8 @@ struct Component {
     restarts: u32,
     gave_up: bool,
     last_exit: Option<String>,
+    /// Since when its health check fails while the process runs.
+    unhealthy_since: Option<Instant>,
 }
 
 impl Component {
@@ -57,6 +59,7 @@ impl Component {
             restarts: 0,
             gave_up: false,
             last_exit: None,
+            unhealthy_since: None,
         }
     }
 
@@ -175,6 +178,7 @@ pub struct Supervisor {
     proxy: Component,
     need_resync: bool,
     last_state: Option<SupervisorState>,
+    last_health: Option<Instant>,
 }
 
 impl Supervisor {
@@ -190,6 +194,7 @@ impl Supervisor {
             proxy,
             need_resync: false,
             last_state: None,
+            last_health: None,
         }
     }
 
@@ -231,6 +236,7 @@ impl Supervisor {
                 c.child = Some(handle);
                 c.rec = Some(rec);
                 c.next_start = None;
+                c.unhealthy_since = None;
             }
             Err(e) => {
                 error!(component = kind.name(), "{e}");
@@ -333,6 +339,7 @@ impl Supervisor {
                 }
             }
         }
+        self.check_health().await;
         if self.need_resync {
             self.try_resync().await;
         }
@@ -341,6 +348,58 @@ impl Supervisor {
             cap_log(&self.layout.log(name), max);
         }
         self.write_state();
+    }
+
+    /// Every 2 s: a component that runs but keeps failing its health check
+    /// (e.g. a proxy whose public port is taken: CHP logs EADDRINUSE and stays
+    /// up) is stopped after the grace period and counted as a crash.
+    async fn check_health(&mut self) {
+        let now = Instant::now();
+        if self
+            .last_health
+            .is_some_and(|t| now.duration_since(t) < Duration::from_secs(2))
+        {
+            return;
+        }
+        self.last_health = Some(now);
+        let (hub_ok, proxy_ok) = tokio::join!(
+            health::hub(&self.cfg),
+            health::proxy(&self.cfg, Some(&self.proxy_token))
+        );
+        let grace = self.cfg.supervisor.health_grace;
+        let hub_grace = grace.max(self.cfg.hub.start_timeout);
+        for (kind, result, grace) in [
+            (Kind::Hub, hub_ok, hub_grace),
+            (Kind::Proxy, proxy_ok, grace),
+        ] {
+            let timeout = self.cfg.supervisor.stop_timeout;
+            let c = self.comp(kind);
+            if c.rec.is_none() {
+                c.unhealthy_since = None;
+                continue;
+            }
+            match result {
+                Ok(_) => c.unhealthy_since = None,
+                Err(e) => {
+                    let since = *c.unhealthy_since.get_or_insert(now);
+                    if now.duration_since(since) >= grace {
+                        error!(
+                            component = c.name(),
+                            "running but unhealthy for {}: {e}; restarting it",
+                            humantime::format_duration(grace)
+                        );
+                        if let Some(rec) = c.rec.clone() {
+                            process::terminate(rec.pid, timeout, || !c.check_alive());
+                        }
+                        c.rec = None;
+                        c.child = None;
+                        c.unhealthy_since = None;
+                        c.last_exit = Some(format!("unhealthy: {e}"));
+                        self.record_failure(kind);
+                    }
+                }
+            }
+        }
     }
 
     async fn wait_proxy_api(&mut self, timeout: Duration) {

@@ -28,7 +28,11 @@ pub fn bin() -> &'static str {
 
 /// A port free on `ip` right now.
 pub fn free_port(ip: &str) -> u16 {
-    TcpListener::bind((ip, 0)).unwrap().local_addr().unwrap().port()
+    TcpListener::bind((ip, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Polls `f` every 100 ms until it returns Some, or panics after `timeout` naming `what`.
@@ -94,6 +98,8 @@ venv = "{venv}"
 config-file = "{swarm}"
 api-url = "http://{hub_ip}:{hub_port}/hub/api"
 start-timeout = "90s"
+# Tests create users through coursectl's own token.
+admin-users-scope = true
 [hub.env]
 TESTBED_HUB_PORT = "{hub_port}"
 [proxy]
@@ -203,7 +209,7 @@ pub fn kill9(pid: u32) {
 /// A blocking HTTP client for tests.
 pub fn http() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(30))
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
@@ -213,7 +219,9 @@ pub fn read_all_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             let Ok(ft) = e.file_type() else { continue };
