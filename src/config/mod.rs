@@ -103,7 +103,19 @@ fn parse_error(text: &str, path: &Path, e: &toml::de::Error) -> ConfigError {
         .unwrap_or("")
         .trim()
         .to_string();
-    let message = e.message().trim().to_string();
+    let mut message = e.message().trim().to_string();
+    // Name the key too: "[proxy] public-port: invalid type ...".
+    if let Some((key, _)) = snippet.split_once('=') {
+        let key = key.trim();
+        if !key.is_empty() && !key.starts_with('[') && !message.contains(&format!("`{key}`")) {
+            let section = section_at(text, line);
+            message = if section.is_empty() {
+                format!("{key}: {message}")
+            } else {
+                format!("[{section}] {key}: {message}")
+            };
+        }
+    }
     let fix = if message.starts_with("unknown field") {
         "remove or rename the key; config.example.toml lists every key with its default".into()
     } else if message.starts_with("invalid type") || message.contains("expected") {
@@ -121,6 +133,19 @@ fn parse_error(text: &str, path: &Path, e: &toml::de::Error) -> ConfigError {
         snippet,
         fix,
     }
+}
+
+/// The `[section]` header in force at 1-based `line`.
+fn section_at(text: &str, line: usize) -> String {
+    text.lines()
+        .take(line)
+        .filter_map(|l| {
+            let l = l.trim();
+            (l.starts_with('[') && l.ends_with(']'))
+                .then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_string())
+        })
+        .last()
+        .unwrap_or_default()
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {

@@ -155,6 +155,12 @@ pub fn spawn(spec: &Spec, log: &Path) -> Result<(duct::Handle, PidRecord), Super
     ))
 }
 
+/// Delay before restart number `n` (1-based): doubles from `initial`, capped.
+pub fn backoff(n: u32, initial: Duration, max: Duration) -> Duration {
+    let factor = 2u32.saturating_pow(n.saturating_sub(1).min(16));
+    initial.saturating_mul(factor).min(max)
+}
+
 /// Rotates `log` when over `max` bytes: the old content goes to `.1`, the file
 /// is truncated in place (children write with O_APPEND, so they follow).
 fn cap_log(log: &Path, max: u64) {
@@ -273,11 +279,7 @@ impl Supervisor {
             );
             return;
         }
-        let factor = 2u32.saturating_pow(n.saturating_sub(1).min(16));
-        let delay = sup
-            .backoff_initial
-            .saturating_mul(factor)
-            .min(sup.backoff_max);
+        let delay = backoff(n, sup.backoff_initial, sup.backoff_max);
         c.next_start = Some(now + delay);
         warn!(
             component = c.name(),
@@ -508,5 +510,37 @@ impl Supervisor {
         self.stop_all();
         let _ = fs::remove_file(self.layout.supervisor_state());
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let s = Duration::from_secs;
+        let d: Vec<_> = (1..=8).map(|n| backoff(n, s(1), s(30))).collect();
+        assert_eq!(d, [s(1), s(2), s(4), s(8), s(16), s(30), s(30), s(30)]);
+        assert_eq!(backoff(1000, s(1), s(60)), s(60));
+    }
+
+    #[test]
+    fn log_over_the_cap_keeps_one_old_copy_and_restarts_empty() {
+        let d = tempfile::tempdir().unwrap();
+        let log = d.path().join("hub.log");
+        fs::write(&log, vec![b'x'; 2000]).unwrap();
+        cap_log(&log, 5000);
+        assert_eq!(
+            fs::metadata(&log).unwrap().len(),
+            2000,
+            "under the cap: untouched"
+        );
+        cap_log(&log, 1000);
+        assert_eq!(fs::metadata(&log).unwrap().len(), 0);
+        assert_eq!(
+            fs::metadata(d.path().join("hub.log.1")).unwrap().len(),
+            2000
+        );
     }
 }
