@@ -536,7 +536,7 @@ tb_write_env() {
       echo "TESTBED_${N}_NETNS=$(tb_node_ns "$n")"
       echo "TESTBED_${N}_IP=${TB_NODE_IP[$n]}"
     done
-    echo "TESTBED_NODE_HOSTNAMES=$hostnames"
+    echo "TESTBED_NODE_HOSTNAMES=\"$hostnames\""
     echo "TESTBED_HUB_IP=$TB_HUB_IP"
     echo "TESTBED_BRIDGE=$TB_BRIDGE"
     echo "TESTBED_IMAGE=$TB_IMAGE"
