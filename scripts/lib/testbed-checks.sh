@@ -40,8 +40,8 @@ tb_check_cleanup() {
 # tb_start_chp DIR PORT API_PORT DEFAULT_TARGET
 tb_start_chp() {
   local dir=$1 port=$2 aport=$3 target=$4
-  CONFIGPROXY_AUTH_TOKEN=$TB_PROXY_TOKEN setsid "$TB_CHP" --ip 127.0.0.1 --port "$port" \
-    --api-ip 127.0.0.1 --api-port "$aport" --default-target "$target" --log-level warn \
+  (exec env CONFIGPROXY_AUTH_TOKEN="$TB_PROXY_TOKEN" "$TB_CHP" --ip 127.0.0.1 --port "$port" \
+    --api-ip 127.0.0.1 --api-port "$aport" --default-target "$target" --log-level warn) \
     >"$dir/chp.log" 2>&1 </dev/null &
   echo $! >"$dir/chp.pid"
   TB_CHECK_PIDS+=("$dir/chp.pid")
@@ -53,9 +53,9 @@ tb_start_chp() {
 # tb_start_hub DIR CHECK_URL
 tb_start_hub() {
   local dir=$1 url=$2
-  (cd "$dir" && CONFIGPROXY_AUTH_TOKEN=$TB_PROXY_TOKEN PATH="$TB_VENV/bin:$PATH" \
-     setsid "$TB_VENV/bin/jupyterhub" -f "$dir/jupyterhub_config.py" >"$dir/hub.log" 2>&1 </dev/null &
-   echo $! >"$dir/hub.pid")
+  (cd "$dir" && exec env CONFIGPROXY_AUTH_TOKEN="$TB_PROXY_TOKEN" PATH="$TB_VENV/bin:$PATH" \
+     "$TB_VENV/bin/jupyterhub" -f "$dir/jupyterhub_config.py") >"$dir/hub.log" 2>&1 </dev/null &
+  echo $! >"$dir/hub.pid"
   TB_CHECK_PIDS+=("$dir/hub.pid")
   tb_wait "hub API at $url" 90 curl -sf "$url" \
     || { tail -30 "$dir/hub.log" >&2; tb_die "hub did not come up (log $dir/hub.log)"; }
