@@ -32,6 +32,25 @@ HOMES = os.environ.get("TESTBED_HOMES", "/srv/coursectl-testbed/homes")
 IMAGE = os.environ.get("TESTBED_IMAGE", "coursectl-singleuser:test")
 USER_LABEL = "org.jupyterhub.user"
 PORT_LABEL = "org.coursectl.testbed.port"
+IMAGE_LABEL = "org.coursectl.testbed.image"
+
+
+
+def _image_ref(name):
+    """Reference the image by id: a Swarm task whose image is given by id is never pulled
+    (by name, every node first tries a registry, which is unreachable here: slower spawns and
+    failed lookups). The id is the same on every node (docker save | docker load).
+    TESTBED_IMAGE_BY_ID=0 keeps the name."""
+    if os.environ.get("TESTBED_IMAGE_BY_ID", "1") == "0":
+        return name
+    try:
+        import docker
+
+        client = docker.APIClient(version="auto", **docker.utils.kwargs_from_env())
+        return client.inspect_image(name)["Id"]
+    except Exception:
+        return name
+
 
 # ports handed out by this hub process and not yet released (spawns run concurrently)
 _PORTS_IN_FLIGHT = set()
@@ -57,7 +76,7 @@ class CoursectlSwarmSpawner(SwarmSpawner):
         return True
 
     def _labels(self):
-        labels = {USER_LABEL: self.user.name, PORT_LABEL: str(self.port)}
+        labels = {USER_LABEL: self.user.name, PORT_LABEL: str(self.port), IMAGE_LABEL: IMAGE}
         if self.name:
             labels["org.jupyterhub.servername"] = self.name
         return labels
@@ -148,7 +167,7 @@ c.JupyterHub.last_activity_interval = 30
 
 # ---- spawner
 c.JupyterHub.spawner_class = CoursectlSwarmSpawner
-c.SwarmSpawner.image = IMAGE
+c.SwarmSpawner.image = _image_ref(IMAGE)
 c.SwarmSpawner.prefix = "jupyter"  # service name jupyter-{username}
 c.SwarmSpawner.cmd = ["/opt/venv/bin/jupyterhub-singleuser"]
 c.SwarmSpawner.volumes = {os.path.join(HOMES, "{username}"): "/home/jupyter/work"}

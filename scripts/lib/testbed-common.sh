@@ -240,12 +240,18 @@ tb_network() {
   ip link set "$TB_BRIDGE" up
   local n
   for n in "${TB_NODES[@]}"; do tb_node_net "$n"; done
-  # Docker sets FORWARD policy DROP; with br_netfilter, bridged node<->node traffic is filtered too.
+  tb_log "$TB_BRIDGE $TB_HUB_IP/$TB_PREFIX_LEN; nodes: $(for n in "${TB_NODES[@]}"; do printf '%s=%s ' "$n" "${TB_NODE_IP[$n]}"; done)"
+}
+
+# Docker sets FORWARD policy DROP; with br_netfilter, bridged node<->node traffic is filtered too.
+tb_firewall() {
   if iptables -nL DOCKER-USER >/dev/null 2>&1; then
     iptables -C DOCKER-USER -i "$TB_BRIDGE" -o "$TB_BRIDGE" -j ACCEPT 2>/dev/null \
       || iptables -I DOCKER-USER 1 -i "$TB_BRIDGE" -o "$TB_BRIDGE" -j ACCEPT
+    tb_log "DOCKER-USER: ACCEPT $TB_BRIDGE -> $TB_BRIDGE"
+  else
+    tb_log "no DOCKER-USER chain (engine runs without iptables): nothing to do"
   fi
-  tb_log "$TB_BRIDGE $TB_HUB_IP/$TB_PREFIX_LEN; nodes: $(for n in "${TB_NODES[@]}"; do printf '%s=%s ' "$n" "${TB_NODE_IP[$n]}"; done)"
 }
 
 # ---------------------------------------------------------------- node engines
@@ -565,8 +571,10 @@ tb_up() {
   tb_step packages     tb_packages
   tb_step venv         tb_venv
   tb_step chp          tb_chp
-  tb_step main-dockerd tb_main_dockerd
+  # the bridge first: a main engine in swarm mode binds 10.213.7.1:2377 when it starts
   tb_step network      tb_network
+  tb_step main-dockerd tb_main_dockerd
+  tb_step firewall     tb_firewall
   tb_step node-engines tb_node_engines
   tb_step swarm        tb_swarm
   tb_step images       tb_images
