@@ -86,7 +86,9 @@ tb_pid_alive() { # PIDFILE -> 0 if the pid in it is a live process
   local pid
   [[ -s $1 ]] || return 1
   pid=$(cat "$1" 2>/dev/null) || return 1
-  [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null
+  [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+  # a killed daemon re-parented to an init that does not reap stays a zombie: not alive
+  [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) != Z ]]
 }
 
 tb_docker_ok() { "$TB_DOCKER" -H "unix://$1" info --format '{{.ID}}' >/dev/null 2>&1; }
@@ -263,12 +265,14 @@ tb_start_node_engine() {
     return 0
   fi
   if tb_pid_alive "$pidfile"; then
-    tb_log "$n engine alive but not answering; waiting up to 30s"
-    if ! tb_wait "$n engine" 30 tb_docker_ok "$sock" 2>/dev/null; then
+    # starting up or shutting down (e.g. a test just sent it SIGTERM): wait for either
+    tb_log "$n engine (pid $(cat "$pidfile")) alive but not answering; waiting up to 30s"
+    local deadline=$((SECONDS + 30))
+    while tb_pid_alive "$pidfile" && ! tb_docker_ok "$sock" && ((SECONDS < deadline)); do sleep 0.2; done
+    if tb_pid_alive "$pidfile"; then
+      if tb_docker_ok "$sock"; then return 0; fi
       tb_log "$n engine stuck; killing it"
       tb_stop_pidfile "$pidfile" 10
-    else
-      return 0
     fi
   fi
   rm -f "$pidfile"
@@ -279,21 +283,33 @@ tb_start_node_engine() {
     "hostname $n; exec dockerd --data-root $(tb_node_dataroot "$n") --exec-root $(tb_node_execroot "$n") \
        -H unix://$sock --pidfile $pidfile --iptables=false --bridge=none" \
     >>"$log" 2>&1 </dev/null &
-  local launch=$!
+  echo $! >"$pidfile.launch"
+  [[ ${TB_NO_WAIT:-0} == 1 ]] || tb_wait_node_engine "$n"
+}
+
+tb_wait_node_engine() {
+  local n=$1 sock log launch
+  sock=$(tb_node_sock "$n"); log=$(tb_node_log "$n")
+  [[ -f $(tb_node_pidfile "$n").launch ]] || return 0
+  launch=$(cat "$(tb_node_pidfile "$n").launch")
   local deadline=$((SECONDS + 90))
   until tb_docker_ok "$sock"; do
-    if ! kill -0 "$launch" 2>/dev/null; then
+    if ! kill -0 "$launch" 2>/dev/null || [[ $(awk '{print $3}' "/proc/$launch/stat" 2>/dev/null) == Z ]]; then
       tail -15 "$log" >&2
       tb_die "$n dockerd exited during startup (log $log)"
     fi
     ((SECONDS < deadline)) || tb_die "$n dockerd not answering after 90s (log $log)"
     sleep 0.2
   done
+  rm -f "$(tb_node_pidfile "$n").launch"
 }
 
 tb_node_engines() {
   local n
-  for n in "${TB_NODES[@]}"; do tb_start_node_engine "$n"; done
+  # launch all, then wait: a node engine restarting after a crash may need ~10 s per
+  # leftover container (stop timeout) before it answers
+  for n in "${TB_NODES[@]}"; do TB_NO_WAIT=1 tb_start_node_engine "$n"; done
+  for n in "${TB_NODES[@]}"; do tb_wait_node_engine "$n"; done
 }
 
 # ---------------------------------------------------------------- swarm
