@@ -5,7 +5,7 @@ swarm_config.py it sets no proxy settings, no bind_url, no cleanup_servers, no s
 
 A "server" is not a process: FakeServerSpawner.start() returns the address of one tiny HTTP
 server shared by all fake servers, started lazily inside the hub process (127.0.0.1, port
-FakeServerSpawner.fake_port, default 18082). It answers every GET with 200 + a small JSON body,
+FakeServerSpawner.fake_port, default hub port + 1, env TESTBED_SCALE_FAKE_PORT). It answers every GET with 200 + a small JSON body,
 so the hub's readiness check and requests routed through the proxy succeed. poll() returns
 None while the spawner believes the server runs (this survives a hub restart through the
 spawner state), so the hub keeps it "running" until stopped.
@@ -25,7 +25,7 @@ from traitlets import Float, Integer, Unicode
 c = get_config()  # noqa: F821
 
 HUB_PORT = int(os.environ.get("TESTBED_SCALE_HUB_PORT", "18081"))
-FAKE_PORT = int(os.environ.get("TESTBED_SCALE_FAKE_PORT", "18082"))
+FAKE_PORT = int(os.environ.get("TESTBED_SCALE_FAKE_PORT", str(HUB_PORT + 1)))
 
 _FAKE_SERVERS = {}  # (ip, port) -> HTTPServer
 
