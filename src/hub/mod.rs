@@ -2,8 +2,10 @@
 //! supervisor, the console's pollers and the headless commands share it.
 
 mod client;
+mod users;
 
 pub use client::*;
+pub use users::*;
 
 use crate::config::Config;
 
