@@ -5,6 +5,9 @@
 //! `tui` module is a thin layer over app state, and `cli` is the headless face
 //! of the same engine.
 
+// Config errors carry file, line, key and fix; they are built once, at start.
+#![allow(clippy::result_large_err)]
+
 pub mod activity;
 pub mod backup;
 pub mod cli;

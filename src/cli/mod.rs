@@ -43,7 +43,7 @@ pub enum Command {
     /// Start (or adopt) JupyterHub and the proxy under a background supervisor.
     Up(stack::UpArgs),
     /// Stop the supervisor, the hub and the proxy (SIGTERM, then SIGKILL).
-    Down,
+    Down(stack::DownArgs),
     /// Health of hub, proxy, supervisor and Docker; `--record` also stores an activity sample.
     Status(stack::StatusArgs),
     /// Show the hub's or the proxy's log.
@@ -133,6 +133,7 @@ fn run(cli: Cli, out: Out) -> CmdResult {
     }
     let name = match &cli.command {
         None => "console",
+        Some(Command::Up(a)) if a.foreground => "supervisor",
         _ => "coursectl",
     };
     let _guard = crate::logging::init_file(&cfg.log_dir(), name);
@@ -148,7 +149,7 @@ fn run(cli: Cli, out: Out) -> CmdResult {
                 .map(|_| ExitCode::Ok)
                 .map_err(Failure::failed),
             Some(Command::Up(a)) => stack::up(&cfg, out, &a).await,
-            Some(Command::Down) => stack::down(&cfg, out).await,
+            Some(Command::Down(a)) => stack::down(&cfg, out, &a).await,
             Some(Command::Status(a)) => stack::status(&cfg, out, &a).await,
             Some(Command::Logs(a)) => stack::logs(&cfg, &a).await,
             Some(Command::Nodes(a)) => live::nodes(&cfg, out, &a).await,
