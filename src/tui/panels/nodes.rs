@@ -89,10 +89,9 @@ fn stats_note(p: &Placement, node: &NodeInfo) -> String {
 
 pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme, clock: &Clock) {
     let Some(p) = &app.placement else {
-        let text = if app.docker.is_stale() {
-            "no placement: the Docker engine did not answer (see the title); retrying with backoff"
-        } else {
-            "loading nodes…"
+        let text = match &app.docker.error {
+            Some(e) => format!("no placement: {e}\nretrying with backoff"),
+            None => "loading nodes…".into(),
         };
         f.render_widget(
             Paragraph::new(text)

@@ -75,14 +75,17 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme, clock: &Clock
     );
     let block = panel_block(&title, Some(&app.hub), clock, theme);
     if app.user_rows.is_empty() {
-        let text = if app.hub.is_stale() {
-            "no users: the hub did not answer (see the title); retrying with backoff"
-        } else if app.hub.last_ok.is_some() {
-            "the hub has no users"
-        } else {
-            "loading users…"
+        let text = match (&app.hub.error, app.hub.last_ok) {
+            (Some(e), _) => format!("no users: {e}\nretrying with backoff"),
+            (None, Some(_)) => "the hub has no users".into(),
+            (None, None) => "loading users…".into(),
         };
-        f.render_widget(Paragraph::new(text).block(block), area);
+        f.render_widget(
+            Paragraph::new(text)
+                .wrap(ratatui::widgets::Wrap { trim: false })
+                .block(block),
+            area,
+        );
         return;
     }
     let height = area.height.saturating_sub(3) as usize;
