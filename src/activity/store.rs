@@ -422,8 +422,13 @@ mod tests {
         store.compact(now).unwrap();
         let l = store.load_samples().unwrap();
         assert!(l.records.iter().all(|s| s.t >= n - 7 * 86400));
-        let raw = l.records.iter().filter(|s| s.n == 1).count();
-        assert!(raw <= 48 * 12 + 1, "{raw}");
+        // Raw for 48 h (one every 5 min), bucket-aligned means before.
+        let cutoff = n - super::super::RAW_KEEP_SECS;
+        let raw = l.records.iter().filter(|s| s.t >= cutoff).count();
+        assert_eq!(raw, 48 * 12 + 1);
+        let old: Vec<_> = l.records.iter().filter(|s| s.t < cutoff).collect();
+        assert!(old.iter().all(|s| s.t % super::super::BUCKET_SECS == 0));
+        assert!(old.len() <= 5 * 24 * 4 + 1, "{}", old.len());
         assert_eq!(
             store.last_seen_of("alice").unwrap().len(),
             LAST_SEEN_PER_USER
