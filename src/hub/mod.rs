@@ -3,9 +3,11 @@
 
 mod client;
 mod pages;
+mod users;
 
 pub use client::*;
 pub use pages::WANT_PAGE;
+pub use users::*;
 
 use crate::config::Config;
 
