@@ -389,6 +389,10 @@ tb_swarm() {
   done
   tb_wait "3 Ready swarm nodes" 90 tb_swarm_all_ready \
     || { d node ls >&2; tb_die "swarm nodes not all Ready"; }
+  # a test that failed half-way may have left a node drained
+  for id in $(d node ls -q); do
+    d node update --availability active "$id" >/dev/null
+  done
   tb_log "$(d node ls --format '{{.Hostname}}={{.Status}}' | tr '\n' ' ')"
 }
 

@@ -1,23 +1,40 @@
-//! Health probes: hub `GET /hub/api/` (no token needed) and proxy
-//! `GET /api/routes` with its token. Short timeouts: the console and `status`
-//! must never hang on a dead component.
+//! Health probes: the hub's `/hub/health` (no token needed), the proxy's
+//! `GET /api/routes` with its token plus its public port. Short timeouts: the
+//! console and `status` must never hang on a dead component.
 
 use std::time::Duration;
 
 use crate::config::Config;
-use crate::hub::HubClient;
 use crate::proxy::ProxyClient;
 use crate::secrets::{self, Secret};
 
 const TIMEOUT: Duration = Duration::from_secs(3);
 
+/// `GET /hub/health`: the hub logs it at debug level (a probe every few
+/// seconds would otherwise fill hub.log), and every hub answer carries its
+/// version in `X-JupyterHub-Version`.
 pub async fn hub(cfg: &Config) -> Result<String, String> {
-    let client = HubClient::new(&cfg.hub.api_url, None, TIMEOUT).map_err(|e| e.to_string())?;
-    client
-        .info()
-        .await
-        .map(|i| format!("JupyterHub {} answers at {}", i.version, cfg.hub.api_url))
-        .map_err(|e| e.to_string())
+    let url = format!("{}/hub/health", cfg.hub_origin());
+    let client = reqwest::Client::builder()
+        .timeout(TIMEOUT)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let resp = client.get(&url).send().await.map_err(|e| {
+        format!(
+            "hub {url} unreachable: {} (is the hub running? `coursectl status`)",
+            crate::hub::short_reason(&e)
+        )
+    })?;
+    if !resp.status().is_success() {
+        return Err(format!("hub {url} answered {}", resp.status()));
+    }
+    let version = resp
+        .headers()
+        .get("x-jupyterhub-version")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("?")
+        .to_string();
+    Ok(format!("JupyterHub {version} answers at {}", cfg.hub.api_url))
 }
 
 pub async fn proxy(cfg: &Config, token: Option<&Secret>) -> Result<String, String> {
@@ -39,7 +56,8 @@ pub async fn proxy(cfg: &Config, token: Option<&Secret>) -> Result<String, Strin
     } else {
         "http"
     };
-    let url = format!("{scheme}://{ip}:{}/", cfg.proxy.public_port);
+    // Proxied to the hub's health handler, which logs at debug level only.
+    let url = format!("{scheme}://{ip}:{}/hub/health", cfg.proxy.public_port);
     // Any HTTP answer proves the proxy itself holds the public port; no
     // credentials are sent, so an unverified certificate is harmless here.
     let probe = reqwest::Client::builder()
