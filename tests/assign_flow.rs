@@ -39,7 +39,10 @@ fn release_is_idempotent_never_overwrites_and_updates_only_unmodified_files() {
     let o = c.run(&["--json", "release", "ps1"], LIMIT);
     let j = json(&o);
     assert_eq!(code(&o), 0, "{j:#}");
-    assert_eq!(std::fs::read_to_string(c.home("amy").join("ps1/nb.ipynb")).unwrap(), "AMY'S OWN");
+    assert_eq!(
+        std::fs::read_to_string(c.home("amy").join("ps1/nb.ipynb")).unwrap(),
+        "AMY'S OWN"
+    );
     assert!(items(student(&j, "amy"), "skipped").contains(&("nb.ipynb".into(), "exists".into())));
     let m = std::fs::metadata(c.home("ben").join("ps1/nb.ipynb")).unwrap();
     assert_eq!((m.uid(), m.gid(), m.mode() & 0o600), (1000, 100, 0o600));
@@ -58,16 +61,34 @@ fn release_is_idempotent_never_overwrites_and_updates_only_unmodified_files() {
     write(&c.release_dir("ps1").join("data/x.csv"), "3,4\n");
     let j = json(&c.run(&["--json", "release", "ps1"], LIMIT));
     let ben = student(&j, "ben");
-    assert!(items(ben, "skipped").contains(&("nb.ipynb".into(), "outdated".into())), "{ben:#}");
-    assert_eq!(std::fs::read_to_string(c.home("ben").join("ps1/nb.ipynb")).unwrap(), "{\"v\": 1}");
+    assert!(
+        items(ben, "skipped").contains(&("nb.ipynb".into(), "outdated".into())),
+        "{ben:#}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(c.home("ben").join("ps1/nb.ipynb")).unwrap(),
+        "{\"v\": 1}"
+    );
     let o = c.run(&["--json", "release", "ps1", "--update"], LIMIT);
     let j = json(&o);
     assert_eq!(code(&o), 0, "{j:#}");
     let ben = student(&j, "ben");
-    assert_eq!(std::fs::read_to_string(c.home("ben").join("ps1/nb.ipynb")).unwrap(), "{\"v\": 2}");
-    assert_eq!(std::fs::read_to_string(c.home("ben").join("ps1/data/x.csv")).unwrap(), "BEN'S EDIT");
-    assert!(items(ben, "skipped").contains(&("data/x.csv".into(), "modified".into())), "{ben:#}");
-    assert_eq!(std::fs::read_to_string(c.home("amy").join("ps1/nb.ipynb")).unwrap(), "AMY'S OWN");
+    assert_eq!(
+        std::fs::read_to_string(c.home("ben").join("ps1/nb.ipynb")).unwrap(),
+        "{\"v\": 2}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(c.home("ben").join("ps1/data/x.csv")).unwrap(),
+        "BEN'S EDIT"
+    );
+    assert!(
+        items(ben, "skipped").contains(&("data/x.csv".into(), "modified".into())),
+        "{ben:#}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(c.home("amy").join("ps1/nb.ipynb")).unwrap(),
+        "AMY'S OWN"
+    );
 
     // A late joiner only.
     std::fs::create_dir_all(c.home("cleo")).unwrap();
@@ -76,7 +97,8 @@ fn release_is_idempotent_never_overwrites_and_updates_only_unmodified_files() {
     assert!(c.home("cleo").join("ps2/nb.ipynb").is_file());
     assert!(!c.home("amy").join("ps2").exists());
     // The release time is recorded.
-    let rec = std::fs::read_to_string(c.root().join("state/assignments/ps2/released.json")).unwrap();
+    let rec =
+        std::fs::read_to_string(c.root().join("state/assignments/ps2/released.json")).unwrap();
     assert!(rec.contains("last_released_at"), "{rec}");
 }
 
@@ -92,8 +114,15 @@ fn collect_versions_link_unchanged_files_and_flag_late() {
     assert_eq!(amy["late"], true, "due 2000: late");
     let v1 = amy["version"].as_str().unwrap().to_string();
     let sub = c.submitted("amy", "ps1");
-    assert_eq!(std::fs::read_to_string(sub.join("answer.py")).unwrap(), "print(1)");
-    assert_eq!(std::fs::metadata(sub.join("answer.py")).unwrap().mode() & 0o222, 0, "read-only");
+    assert_eq!(
+        std::fs::read_to_string(sub.join("answer.py")).unwrap(),
+        "print(1)"
+    );
+    assert_eq!(
+        std::fs::metadata(sub.join("answer.py")).unwrap().mode() & 0o222,
+        0,
+        "read-only"
+    );
 
     // Nothing changed: same version stays current.
     let j = json(&c.run(&["--json", "collect", "ps1"], LIMIT));
@@ -110,8 +139,15 @@ fn collect_versions_link_unchanged_files_and_flag_late() {
     assert_eq!(amy["linked"], 2, "{amy:#}");
     let old = c.course().join("collected/amy/ps1").join(&v1);
     let new = c.course().join("collected/amy/ps1").join(&v2);
-    assert_eq!(std::fs::read_to_string(old.join("answer.py")).unwrap(), "print(1)", "v1 kept");
-    assert_eq!(std::fs::read_to_string(sub.join("answer.py")).unwrap(), "print(2)");
+    assert_eq!(
+        std::fs::read_to_string(old.join("answer.py")).unwrap(),
+        "print(1)",
+        "v1 kept"
+    );
+    assert_eq!(
+        std::fs::read_to_string(sub.join("answer.py")).unwrap(),
+        "print(2)"
+    );
     let (a, b) = (
         std::fs::metadata(old.join("nb.ipynb")).unwrap(),
         std::fs::metadata(new.join("nb.ipynb")).unwrap(),
@@ -130,7 +166,10 @@ fn collect_versions_link_unchanged_files_and_flag_late() {
     write(&c.home("amy").join("ps1/answer.py"), "print(3)");
     let j = json(&c.run(&["--json", "collect", "ps1", "--dry-run"], LIMIT));
     assert_eq!(student(&j, "amy")["outcome"], "would-collect");
-    assert_eq!(std::fs::read_to_string(sub.join("answer.py")).unwrap(), "print(2)");
+    assert_eq!(
+        std::fs::read_to_string(sub.join("answer.py")).unwrap(),
+        "print(2)"
+    );
 }
 
 #[test]
@@ -144,7 +183,9 @@ fn return_is_read_only_and_newer_feedback_goes_beside() {
     let j = json(&o);
     assert_eq!(code(&o), 0, "{j:#}");
     assert_eq!(student(&j, "ben")["outcome"], "no-feedback");
-    let got = c.home("amy").join("ps1/feedback/2026-01-01 10:00:00.000000 UTC/nb.html");
+    let got = c
+        .home("amy")
+        .join("ps1/feedback/2026-01-01 10:00:00.000000 UTC/nb.html");
     assert_eq!(std::fs::read_to_string(&got).unwrap(), "GOOD WORK");
     let m = std::fs::metadata(&got).unwrap();
     assert_eq!((m.uid(), m.mode() & 0o777), (0, 0o444));
@@ -155,7 +196,9 @@ fn return_is_read_only_and_newer_feedback_goes_beside() {
     write(&fb.join("timestamp.txt"), "2026-01-02 10:00:00.000000 UTC");
     assert_eq!(code(&c.run(&["return", "ps1"], LIMIT)), 0);
     assert_eq!(std::fs::read_to_string(&got).unwrap(), "GOOD WORK");
-    let newer = c.home("amy").join("ps1/feedback/2026-01-02 10:00:00.000000 UTC/nb.html");
+    let newer = c
+        .home("amy")
+        .join("ps1/feedback/2026-01-02 10:00:00.000000 UTC/nb.html");
     assert_eq!(std::fs::read_to_string(newer).unwrap(), "REGRADED");
 }
 
@@ -164,8 +207,14 @@ fn exit_codes_lock_and_audit() {
     let c = course();
     // Unknown assignment and bad names: 2, nothing done.
     assert_eq!(code(&c.run(&["collect", "nope"], LIMIT)), 2);
-    assert_eq!(code(&c.run(&["collect", "ps1", "--student", "../x"], LIMIT)), 2);
-    assert_eq!(code(&c.run(&["release", "ps2", "--student", "a/b"], LIMIT)), 2);
+    assert_eq!(
+        code(&c.run(&["collect", "ps1", "--student", "../x"], LIMIT)),
+        2
+    );
+    assert_eq!(
+        code(&c.run(&["release", "ps2", "--student", "a/b"], LIMIT)),
+        2
+    );
 
     // The lock held (as the console would): 4.
     let cfg = c.cfg();
@@ -182,11 +231,18 @@ fn exit_codes_lock_and_audit() {
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(!text.contains('\x1b'), "{text}");
     assert!(text.starts_with("collect ps1:"), "{text}");
-    assert!(o.stderr.is_empty(), "no progress on a non-terminal: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.stderr.is_empty(),
+        "no progress on a non-terminal: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 
     let j = json(&c.run(&["--json", "audit", "--assignment", "ps1"], LIMIT));
     let recs = j.as_array().unwrap();
-    let ops: Vec<&str> = recs.iter().map(|r| r["operation"].as_str().unwrap()).collect();
+    let ops: Vec<&str> = recs
+        .iter()
+        .map(|r| r["operation"].as_str().unwrap())
+        .collect();
     assert_eq!(ops, ["release", "collect", "collect"], "{j:#}");
     assert_eq!(recs[0]["uid"], 0);
     assert_eq!(recs[0]["students"], 2);

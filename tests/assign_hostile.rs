@@ -236,9 +236,9 @@ fn unreadable_files_are_reported_without_failing_the_run() {
         "--inh-caps=-dac_override,-dac_read_search",
         "--bounding-set=-dac_override,-dac_read_search",
         "--",
-        env!("CARGO_BIN_EXE_coursectl"),
-        "--config",
     ])
+    .arg(bin())
+    .arg("--config")
     .arg(&c.config)
     .args(["--json", "collect", "ps1"]);
     let out = run_with_deadline(&mut cmd, LIMIT);

@@ -74,11 +74,20 @@ impl Course {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_coursectl"));
+        let mut cmd = Command::new(bin());
         cmd.arg("--config").arg(&self.config).args(args);
         cmd.env_remove("COURSECTL_CONFIG");
         cmd
     }
+}
+
+/// The binary under test: `CARGO_BIN_EXE_coursectl`, unless
+/// `COURSECTL_TEST_BIN` names a copy (worktrees sharing one target dir
+/// overwrite each other's binary while tests run).
+pub fn bin() -> PathBuf {
+    std::env::var_os("COURSECTL_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_coursectl")))
 }
 
 pub fn run_with_deadline(cmd: &mut Command, limit: Duration) -> Output {
