@@ -19,7 +19,9 @@ fn testbed_venv() -> PathBuf {
         .lines()
         .find_map(|l| l.strip_prefix("TESTBED_VENV="))
         .map(|v| PathBuf::from(v.trim()))
-        .unwrap_or_else(|| panic!("TESTBED_VENV not in /run/coursectl-testbed/env: run scripts/testbed up"));
+        .unwrap_or_else(|| {
+            panic!("TESTBED_VENV not in /run/coursectl-testbed/env: run scripts/testbed up")
+        });
     assert!(
         venv.join("bin/nbgrader").is_file(),
         "{}/bin/nbgrader is missing: run scripts/testbed up",
@@ -30,9 +32,16 @@ fn testbed_venv() -> PathBuf {
 
 fn nbgrader(venv: &Path, course: &Path, args: &[&str]) -> std::process::Output {
     // alembic (run by nbgrader to create gradebook.db) must be on PATH.
-    let path = format!("{}:{}", venv.join("bin").display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        venv.join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let mut cmd = Command::new(venv.join("bin/nbgrader"));
-    cmd.args(args).current_dir(course).env("PATH", path).env("HOME", course);
+    cmd.args(args)
+        .current_dir(course)
+        .env("PATH", path)
+        .env("HOME", course);
     let o = run_with_deadline(&mut cmd, Duration::from_secs(300));
     assert!(
         o.status.success(),
@@ -66,7 +75,11 @@ fn notebook(answer: &str) -> serde_json::Value {
 #[test]
 fn nbgrader_autogrades_what_coursectl_collected() {
     let venv = testbed_venv();
-    let c = Course::new(&["stud1"], "", "[[assignments.assignment]]\nname = \"ps1\"\n");
+    let c = Course::new(
+        &["stud1"],
+        "",
+        "[[assignments.assignment]]\nname = \"ps1\"\n",
+    );
     let course = c.course();
     std::fs::write(
         course.join("nbgrader_config.py"),
@@ -79,25 +92,47 @@ fn nbgrader_autogrades_what_coursectl_collected() {
     let src = course.join("source/ps1/ps1.ipynb");
     write(
         &src,
-        &notebook("def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION\n").to_string(),
+        &notebook(
+            "def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION\n",
+        )
+        .to_string(),
     );
     std::fs::remove_dir_all(course.join("release")).unwrap();
     nbgrader(&venv, &course, &["generate_assignment", "ps1"]);
     assert!(course.join("release/ps1/ps1.ipynb").is_file());
 
     let o = c.run(&["release", "ps1"], Duration::from_secs(60));
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     let nb_path = c.home("stud1").join("ps1/ps1.ipynb");
-    let mut nb: serde_json::Value = serde_json::from_slice(&std::fs::read(&nb_path).unwrap()).unwrap();
-    assert!(nb["cells"][0]["source"].to_string().contains("NotImplementedError"), "{nb:#}");
+    let mut nb: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&nb_path).unwrap()).unwrap();
+    assert!(
+        nb["cells"][0]["source"]
+            .to_string()
+            .contains("NotImplementedError"),
+        "{nb:#}"
+    );
     // The student answers.
     nb["cells"][0]["source"] = "def add(a, b):\n    return a + b\n".into();
     std::fs::write(&nb_path, nb.to_string()).unwrap();
 
     let o = c.run(&["collect", "ps1"], Duration::from_secs(60));
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     let sub = c.submitted("stud1", "ps1");
-    assert!(std::fs::symlink_metadata(&sub).unwrap().file_type().is_symlink());
+    assert!(std::fs::symlink_metadata(&sub)
+        .unwrap()
+        .file_type()
+        .is_symlink());
 
     nbgrader(&venv, &course, &["autograde", "ps1"]);
     assert!(course.join("autograded/stud1/ps1/ps1.ipynb").is_file());
@@ -109,7 +144,15 @@ fn nbgrader_autogrades_what_coursectl_collected() {
         .output()
         .unwrap();
     let score = String::from_utf8_lossy(&o.stdout).trim().to_string();
-    assert_eq!(score, "1.0", "gradebook score; stderr: {}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        score,
+        "1.0",
+        "gradebook score; stderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     // Grading read the submission; it did not change the collected version.
-    assert_eq!(std::fs::read(sub.join("ps1.ipynb")).unwrap(), std::fs::read(&nb_path).unwrap());
+    assert_eq!(
+        std::fs::read(sub.join("ps1.ipynb")).unwrap(),
+        std::fs::read(&nb_path).unwrap()
+    );
 }
