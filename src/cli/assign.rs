@@ -1,41 +1,409 @@
-//! Headless assignment commands: release, collect, return, audit.
+//! Headless assignment commands: release, collect, return, audit. Each takes
+//! the course lock (exit 4 if held), runs the shared engine in `course`,
+//! prints plain text (or `--json`), appends to the audit log, and exits
+//! 0 ok / 3 partial (a student had a problem) / 2 bad name or assignment.
+//! Progress goes to stderr, and only when stderr is a terminal (cron-safe).
+
+use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::time::Instant;
 
 use clap::Args;
 
 use super::{CmdResult, Failure, Out};
 use crate::config::Config;
+use crate::course::report::RejectedName;
+use crate::course::{self, audit, CourseError, CourseLock, LockError, OpReport, Progress};
+use crate::exit::ExitCode;
 
 #[derive(Debug, Args)]
 pub struct ReleaseArgs {
+    /// Assignment name (declared in [[assignments.assignment]]).
     pub assignment: String,
+    /// Only this student (repeatable), e.g. a late joiner; default: the roster.
+    #[arg(long = "student", value_name = "USER")]
+    pub students: Vec<String>,
+    /// Show what would be copied and left; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also replace files the student has not modified since the last release
+    /// (needs [assignments] allow-update = true).
+    #[arg(long)]
+    pub update: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct CollectArgs {
     pub assignment: String,
+    /// Only this student (repeatable); default: the roster.
+    #[arg(long = "student", value_name = "USER")]
+    pub students: Vec<String>,
+    /// Show what would be taken and skipped; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct ReturnArgs {
     pub assignment: String,
+    /// Only this student (repeatable); default: the roster.
+    #[arg(long = "student", value_name = "USER")]
+    pub students: Vec<String>,
+    /// Show what would be returned; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]
-pub struct AuditArgs {}
-
-fn todo() -> CmdResult {
-    Err(Failure::failed(anyhow::anyhow!("not implemented yet")))
+pub struct AuditArgs {
+    /// Only records of this assignment.
+    #[arg(long)]
+    pub assignment: Option<String>,
 }
 
-pub async fn release(_cfg: &Config, _out: Out, _a: &ReleaseArgs) -> CmdResult {
-    todo()
+fn course_failure(e: CourseError) -> Failure {
+    match e {
+        CourseError::UnknownAssignment { .. }
+        | CourseError::BadName(_)
+        | CourseError::NoRelease { .. } => Failure::usage(e),
+        CourseError::Io { .. } => Failure::failed(e),
+    }
 }
-pub async fn collect(_cfg: &Config, _out: Out, _a: &CollectArgs) -> CmdResult {
-    todo()
+
+fn lock_failure(e: LockError) -> Failure {
+    match e {
+        LockError::Busy { .. } => Failure::new(ExitCode::Busy, e),
+        LockError::Io { .. } => Failure::failed(e),
+    }
 }
-pub async fn return_feedback(_cfg: &Config, _out: Out, _a: &ReturnArgs) -> CmdResult {
-    todo()
+
+/// The students to work on: `--student` names, else the roster.
+async fn students(
+    cfg: &Config,
+    explicit: &[String],
+) -> Result<(Vec<String>, Vec<RejectedName>), Failure> {
+    if !explicit.is_empty() {
+        course::check_students(explicit).map_err(course_failure)?;
+        let mut v = explicit.to_vec();
+        v.sort();
+        v.dedup();
+        return Ok((v, Vec::new()));
+    }
+    match course::load_roster(cfg).await {
+        Ok(r) => Ok((r.students, r.rejected)),
+        Err(e @ course::RosterError::Csv { .. }) => Err(Failure::usage(e)),
+        Err(e) => Err(Failure::failed(e)),
+    }
 }
-pub async fn audit(_cfg: &Config, _out: Out, _a: &AuditArgs) -> CmdResult {
-    todo()
+
+/// Prints progress on stderr when it is a terminal, at most 10 times a second.
+fn progress_printer() -> impl Fn(Progress) + Sync + Send + 'static {
+    let tty = std::io::stderr().is_terminal();
+    let start = Instant::now();
+    let last = Mutex::new(None::<Instant>);
+    move |p: Progress| {
+        if !tty {
+            return;
+        }
+        let done = p.students_done == p.students_total;
+        if let Ok(mut l) = last.lock() {
+            if !done && l.is_some_and(|t| t.elapsed().as_millis() < 100) {
+                return;
+            }
+            *l = Some(Instant::now());
+        }
+        let eta = if p.bytes_total > 0 && p.bytes_done > 0 && !done {
+            let el = start.elapsed().as_secs_f64();
+            let rest =
+                el * (p.bytes_total - p.bytes_done.min(p.bytes_total)) as f64 / p.bytes_done as f64;
+            format!(", ETA {rest:.0}s")
+        } else {
+            String::new()
+        };
+        eprint!(
+            "\r\x1b[K{} {}/{} students, {}/{} files, {}/{}{eta}",
+            p.operation.as_str(),
+            p.students_done,
+            p.students_total,
+            p.files_done,
+            p.files_total,
+            human(p.bytes_done),
+            human(p.bytes_total),
+        );
+        if done {
+            eprintln!();
+        }
+    }
+}
+
+fn human(b: u64) -> String {
+    const U: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut v = b as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < U.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", U[i])
+    }
+}
+
+enum Op {
+    Release(course::ReleaseOptions),
+    Collect,
+    Return,
+}
+
+async fn run_op(
+    cfg: &Config,
+    out: Out,
+    op: Op,
+    assignment: &str,
+    explicit: &[String],
+    dry_run: bool,
+) -> CmdResult {
+    course::check_assignment(cfg, assignment).map_err(course_failure)?;
+    course::check_students(explicit).map_err(course_failure)?;
+    let verb = match op {
+        Op::Release(_) => "release",
+        Op::Collect => "collect",
+        Op::Return => "return",
+    };
+    // Held for the whole operation, roster included; a dry run writes nothing and takes none.
+    let lock = if dry_run {
+        None
+    } else {
+        Some(CourseLock::try_acquire(cfg, &format!("{verb} {assignment}")).map_err(lock_failure)?)
+    };
+    let (students, rejected) = students(cfg, explicit).await?;
+    let cfg2 = cfg.clone();
+    let a = assignment.to_string();
+    let progress = progress_printer();
+    let report = tokio::task::spawn_blocking(move || -> Result<OpReport, CourseError> {
+        let cfg = &cfg2;
+        match (op, lock.as_ref()) {
+            (Op::Release(o), None) => course::plan_release(cfg, &a, &students, &o),
+            (Op::Release(o), Some(l)) => course::run_release(cfg, l, &a, &students, &o, progress),
+            (Op::Collect, None) => course::plan_collect(cfg, &a, &students),
+            (Op::Collect, Some(l)) => {
+                let opts = course::CollectOptions {
+                    count_first: std::io::stderr().is_terminal(),
+                };
+                course::run_collect(cfg, l, &a, &students, &opts, progress)
+            }
+            (Op::Return, None) => course::plan_return(cfg, &a, &students),
+            (Op::Return, Some(l)) => course::run_return(
+                cfg,
+                l,
+                &a,
+                &students,
+                &course::ReturnOptions::default(),
+                progress,
+            ),
+        }
+    })
+    .await
+    .map_err(|e| Failure::failed(anyhow::anyhow!("the {verb} worker stopped: {e}")))?;
+    let mut report = report.map_err(course_failure)?;
+    report.rejected_names = rejected;
+    let code = if report.has_problems() {
+        ExitCode::Partial
+    } else {
+        ExitCode::Ok
+    };
+    if !dry_run {
+        let rec = audit::AuditRecord::from_report(&report, code.code());
+        let path = course::Layout::new(cfg).audit_log();
+        if let Err(e) = audit::append(&path, &rec) {
+            eprintln!(
+                "coursectl: warning: cannot append to the audit log {}: {e}",
+                path.display()
+            );
+        }
+    }
+    print_report(out, &report, code);
+    Ok(code)
+}
+
+fn print_report(out: Out, r: &OpReport, code: ExitCode) {
+    if out.json {
+        out.json(&serde_json::json!({ "ok": code == ExitCode::Ok, "exit_code": code.code(), "report": r }));
+        return;
+    }
+    let t = &r.totals;
+    let dry = if r.dry_run {
+        " (dry run: nothing changed)"
+    } else {
+        ""
+    };
+    println!(
+        "{} {}{dry}: {} students, {} with problems, {} missing; {} files ({}) copied{}",
+        r.operation.as_str(),
+        r.assignment,
+        t.students,
+        t.with_problems,
+        t.missing,
+        t.files,
+        human(t.bytes),
+        if t.linked > 0 {
+            format!(
+                ", {} unchanged files linked from the previous version",
+                t.linked
+            )
+        } else {
+            String::new()
+        }
+    );
+    for s in &r.students {
+        let mut line = format!(
+            "  {:<20} {}",
+            s.student,
+            out.state(&s.outcome, Some(s.problems.is_empty()))
+        );
+        if s.files + s.linked + s.up_to_date > 0 {
+            line.push_str(&format!(" files={} bytes={}", s.files, s.bytes));
+        }
+        if s.up_to_date > 0 {
+            line.push_str(&format!(" up-to-date={}", s.up_to_date));
+        }
+        if s.linked > 0 {
+            line.push_str(&format!(" linked={}", s.linked));
+        }
+        if let Some(v) = &s.version {
+            line.push_str(&format!(" version={v}"));
+        }
+        if s.late == Some(true) {
+            line.push_str(&format!(" {}", out.state("LATE", None)));
+        }
+        println!("{line}");
+    }
+    let missing = r.missing();
+    if !missing.is_empty() {
+        println!("missing ({}): {}", missing.len(), missing.join(" "));
+    }
+    for n in &r.rejected_names {
+        println!(
+            "refused roster name {} ({}): {}",
+            n.name, n.source, n.reason
+        );
+    }
+    let problems: Vec<_> = r
+        .students
+        .iter()
+        .flat_map(|s| s.problems.iter().map(move |p| (s, p)))
+        .collect();
+    if !problems.is_empty() {
+        println!("{}:", out.state("problems", Some(false)));
+        for (s, p) in problems {
+            println!(
+                "  {}: {}: {}{}",
+                s.student,
+                p.path,
+                kind_word(&p.kind),
+                detail(p)
+            );
+        }
+    }
+    let notes: Vec<_> = r
+        .students
+        .iter()
+        .flat_map(|s| s.skipped.iter().map(move |p| (s, p)))
+        .collect();
+    if !notes.is_empty() {
+        println!("skipped (not problems):");
+        for (s, p) in notes {
+            println!(
+                "  {}: {}: {}{}",
+                s.student,
+                p.path,
+                kind_word(&p.kind),
+                detail(p)
+            );
+        }
+    }
+}
+
+fn kind_word(k: &course::ItemKind) -> String {
+    serde_json::to_value(k)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("{k:?}"))
+}
+
+fn detail(i: &course::Item) -> String {
+    i.detail
+        .as_ref()
+        .map(|d| format!(" ({d})"))
+        .unwrap_or_default()
+}
+
+pub async fn release(cfg: &Config, out: Out, a: &ReleaseArgs) -> CmdResult {
+    if a.update && !cfg.assignments.allow_update {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "release --update is off: set allow-update = true in [assignments] to allow it"
+        )));
+    }
+    let opts = course::ReleaseOptions { update: a.update };
+    run_op(
+        cfg,
+        out,
+        Op::Release(opts),
+        &a.assignment,
+        &a.students,
+        a.dry_run,
+    )
+    .await
+}
+
+pub async fn collect(cfg: &Config, out: Out, a: &CollectArgs) -> CmdResult {
+    run_op(cfg, out, Op::Collect, &a.assignment, &a.students, a.dry_run).await
+}
+
+pub async fn return_feedback(cfg: &Config, out: Out, a: &ReturnArgs) -> CmdResult {
+    run_op(cfg, out, Op::Return, &a.assignment, &a.students, a.dry_run).await
+}
+
+pub async fn audit(cfg: &Config, out: Out, a: &AuditArgs) -> CmdResult {
+    let path = course::Layout::new(cfg).audit_log();
+    let (records, bad) = audit::read(&path, a.assignment.as_deref()).map_err(|e| {
+        Failure::failed(anyhow::anyhow!(
+            "cannot read the audit log {}: {e}",
+            path.display()
+        ))
+    })?;
+    if out.json {
+        out.json(&records);
+    } else {
+        if records.is_empty() {
+            println!("no audit records in {}", path.display());
+        }
+        for r in &records {
+            println!(
+                "{} {} {} by {} (uid {}): {} students, {} files, {} missing, {} with problems, exit {}",
+                r.at.format("%Y-%m-%d %H:%M:%S UTC"),
+                r.operation,
+                r.assignment,
+                r.user.as_deref().unwrap_or("?"),
+                r.uid,
+                r.students,
+                r.files,
+                r.missing,
+                r.with_problems,
+                r.exit_code
+            );
+            for p in &r.problems {
+                println!("    {p}");
+            }
+        }
+    }
+    if bad > 0 {
+        eprintln!(
+            "coursectl: warning: {bad} unreadable line(s) in {}",
+            path.display()
+        );
+    }
+    Ok(ExitCode::Ok)
 }
