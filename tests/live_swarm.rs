@@ -109,10 +109,13 @@ fn placement_on_the_real_swarm() {
         "drained node's containers to move",
         Duration::from_secs(120),
         || {
+            // Every student running again, none on the drained node (another
+            // student may have been there too and still be starting).
             let v = stack.json(&["nodes"]);
-            let n = node_of(&v, &victim_user)?;
-            let empty = !students(&v).iter().any(|(_, h)| *h == victim_node);
-            (n != victim_node && empty).then_some(v)
+            let all_moved = names
+                .iter()
+                .all(|n| node_of(&v, n).is_some_and(|h| h != victim_node));
+            all_moved.then_some(v)
         },
     );
     let node = moved["nodes"]
