@@ -87,7 +87,7 @@ fn placement_on_the_real_swarm() {
     assert!(!raw.contains("JUPYTERHUB_API_TOKEN") && !raw.contains(&stack.token));
 
     // 2. Drain a node that holds a student: its containers move, placement follows.
-    let (victim_user, victim_node) = students(&v)
+    let (_, victim_node) = students(&v)
         .into_iter()
         .find(|(_, n)| n != "vm")
         .expect("a student on a worker node");
