@@ -132,6 +132,23 @@ fn release_from_the_panel_without_a_hub() {
     con.wait_text("the assignments table", |t| {
         t.contains("ps1") && t.contains("3 students (list)") && t.contains("0/3")
     });
+    // First with the course lock held elsewhere (a cron collect, say): refused as busy.
+    let held = coursectl::course::CourseLock::try_acquire(&c.cfg(), "collect ps1").unwrap();
+    con.keys("R");
+    con.wait_text("the first confirmation", |t| t.contains("> Cancel <"));
+    con.keys("\t\r");
+    con.wait_text("busy", |t| {
+        t.contains("busy: another coursectl operation holds the course lock")
+            && t.contains("Result: release ps1 — BUSY")
+    });
+    assert!(
+        !c.home("amy").join("ps1").exists(),
+        "nothing released while busy"
+    );
+    drop(held);
+    con.keys("\x1b");
+    con.wait_text("back on the table", |t| t.contains("RELEASED AT"));
+
     con.keys("R");
     let t = con.wait_text("the release confirmation", |t| {
         t.contains("Release ps1?") && t.contains("coursectl release ps1")

@@ -535,3 +535,13 @@ fn names_from_student_trees_cannot_steer_the_terminal() {
     assert!(!screen.contains('\u{1b}'));
     assert!(screen.contains("evil\\u{1b}[2Jname"), "{screen}");
 }
+
+#[test]
+fn esc_from_the_audit_log_returns_to_the_matrix_it_came_from() {
+    let mut app = in_matrix(30);
+    shift(&mut app, 'A');
+    assert_eq!(app.assign.view, View::Audit);
+    assert!(key(&mut app, KeyCode::Esc).is_empty());
+    assert_eq!(app.assign.view, View::Matrix("ps1".into()));
+    assert_eq!(app.assign.matrix_rows().unwrap().len(), 30);
+}

@@ -182,6 +182,8 @@ pub struct AssignState {
     pub audit: Option<Result<Vec<AuditRecord>, String>>,
     /// Lines scrolled in the audit and result views.
     pub scroll: usize,
+    /// Where Esc leaves the audit and result views for.
+    back_to: View,
     declared: Vec<Declared>,
     roster_from: String,
 }
@@ -227,6 +229,7 @@ impl AssignState {
             finished: None,
             audit: None,
             scroll: 0,
+            back_to: View::Table,
             declared,
             roster_from: format!("{:?}", cfg.assignments.roster.from).to_lowercase(),
         };
@@ -362,17 +365,25 @@ impl AssignState {
                 vec![self.want(true)]
             }
             View::Audit | View::Result => {
-                self.view = View::Table;
+                self.view = std::mem::replace(&mut self.back_to, View::Table);
                 self.scroll = 0;
                 Vec::new()
             }
         }
     }
 
+    /// Shows an overlay-like view; Esc returns to the table or matrix it came from.
+    fn show(&mut self, v: View) {
+        if matches!(self.view, View::Table | View::Matrix(_)) {
+            self.back_to = self.view.clone();
+        }
+        self.view = v;
+        self.scroll = 0;
+    }
+
     /// The audit log view (read-only, so also with --read-only).
     pub fn open_audit(&mut self) -> Vec<AssignEffect> {
-        self.view = View::Audit;
-        self.scroll = 0;
+        self.show(View::Audit);
         vec![AssignEffect::LoadAudit]
     }
 
@@ -473,8 +484,7 @@ impl AssignState {
                     ),
                 });
                 self.finished = Some(f);
-                self.view = View::Result;
-                self.scroll = 0;
+                self.show(View::Result);
                 out.effects.push(AssignEffect::Refresh);
             }
             AssignMsg::Audit(r) => self.audit = Some(r),
