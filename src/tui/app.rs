@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::keymap::{self, Action};
+use super::panels::assignments::{AssignEffect, AssignMsg, AssignState};
 use crate::activity::Sample;
 use crate::hub::{HubUser, ServerState, UserListing};
 use crate::proxy::Route;
@@ -55,7 +56,7 @@ impl Panel {
     pub fn has_list(self) -> bool {
         matches!(
             self,
-            Panel::Nodes | Panel::Users | Panel::Logs | Panel::Overview
+            Panel::Nodes | Panel::Users | Panel::Logs | Panel::Overview | Panel::Assignments
         )
     }
 }
@@ -81,7 +82,7 @@ pub struct SourceState {
 
 impl SourceState {
     /// Applies a result's freshness; false when the result is older than one applied.
-    fn accept(&mut self, gen: u64, at: DateTime<Utc>, error: Option<String>) -> bool {
+    pub(crate) fn accept(&mut self, gen: u64, at: DateTime<Utc>, error: Option<String>) -> bool {
         if gen < self.gen {
             return false;
         }
@@ -164,6 +165,7 @@ pub enum Msg {
         label: String,
         result: Result<(), String>,
     },
+    Assign(AssignMsg),
 }
 
 /// What the app asks the runtime to do.
@@ -181,6 +183,7 @@ pub enum Effect {
     LoadUserHistory(String),
     /// The containers whose stats to sample (replaces the previous set).
     SampleStats(Vec<String>),
+    Assign(AssignEffect),
 }
 
 /// One Users row, joined with placement when the data arrives.
@@ -312,6 +315,7 @@ pub struct App {
     pub activity: Vec<Sample>,
     pub user_history: HashMap<String, Result<Vec<i64>, String>>,
     pub toast: Option<(String, DateTime<Utc>)>,
+    pub assign: AssignState,
     pub dirty: bool,
     pub quit: bool,
     /// The last set of containers asked to be sampled.
@@ -351,6 +355,7 @@ impl App {
             activity: Vec::new(),
             user_history: HashMap::new(),
             toast: None,
+            assign: AssignState::new(cfg),
             dirty: true,
             quit: false,
             stats_wanted: Vec::new(),
@@ -371,6 +376,29 @@ impl App {
             }
             Msg::Resize(w, h) => {
                 self.size = (w, h);
+                self.dirty = true;
+            }
+            Msg::Assign(m) => {
+                let o = self.assign.on_msg(m, self.now);
+                fx.extend(o.effects.into_iter().map(Effect::Assign));
+                if o.confirm.is_some() {
+                    // "planning…" is over.
+                    self.toast = None;
+                }
+                if let Some(t) = o.toast {
+                    self.toast = Some((t, self.now));
+                }
+                // The plan's dialog opens only where it was asked for.
+                if let Some(c) = o.confirm {
+                    if self.panel == Panel::Assignments && self.mode == Mode::Normal {
+                        self.mode = Mode::Confirm(c);
+                    } else {
+                        self.toast = Some((
+                            format!("{}: plan dropped (left the panel)", c.confirm_label),
+                            self.now,
+                        ));
+                    }
+                }
                 self.dirty = true;
             }
             Msg::Tick(now) => {
@@ -595,6 +623,7 @@ impl App {
             Panel::Nodes => self.nodes_view.visible.len(),
             Panel::Logs => self.log(self.log_kind).lines.len(),
             Panel::Overview => self.orphans.as_ref().map(|o| o.len()).unwrap_or(0),
+            Panel::Assignments => self.assign.list_len(self.now),
             _ => 0,
         }
     }
@@ -608,6 +637,7 @@ impl App {
                 n.saturating_sub(1).saturating_sub(self.log_scroll)
             }
             Panel::Overview => self.overview_scroll,
+            Panel::Assignments => self.assign.selected_pos(),
             _ => 0,
         }
     }
@@ -632,6 +662,7 @@ impl App {
             Panel::Overview => {
                 self.overview_scroll = pos.min(self.list_len().saturating_sub(1));
             }
+            Panel::Assignments => self.assign.select(pos, self.now),
             _ => {}
         }
     }
@@ -669,6 +700,10 @@ impl App {
                     if c.focus_confirm {
                         fx.push(c.effect.clone());
                         self.toast = Some((format!("{}: sent", c.confirm_label), self.now));
+                        if let Effect::Assign(AssignEffect::Run(req)) = &c.effect {
+                            self.assign.confirmed(req, self.now);
+                            self.toast = Some((format!("{}: started", req.label()), self.now));
+                        }
                     }
                 }
                 KeyCode::Esc | KeyCode::Char('n') | KeyCode::Char('q') => {}
@@ -711,6 +746,7 @@ impl App {
             match app.panel {
                 Panel::Users => Some(&mut app.users_view.filter),
                 Panel::Nodes => Some(&mut app.nodes_view.filter),
+                Panel::Assignments => app.assign.filter_mut(),
                 _ => None,
             }
         }
@@ -744,6 +780,7 @@ impl App {
         match self.panel {
             Panel::Users => self.refilter_users(),
             Panel::Nodes => self.rebuild_nodes(),
+            Panel::Assignments => self.assign.refilter(),
             _ => {}
         }
     }
@@ -752,6 +789,7 @@ impl App {
         match self.panel {
             Panel::Users => Some(&self.users_view.filter),
             Panel::Nodes => Some(&self.nodes_view.filter),
+            Panel::Assignments => self.assign.filter(),
             _ => None,
         }
     }
@@ -802,9 +840,16 @@ impl App {
                     match self.panel {
                         Panel::Users => self.users_view.filter.clear(),
                         Panel::Nodes => self.nodes_view.filter.clear(),
+                        Panel::Assignments => {
+                            if let Some(f) = self.assign.filter_mut() {
+                                f.clear();
+                            }
+                        }
                         _ => {}
                     }
                     self.refilter();
+                } else if self.panel == Panel::Assignments {
+                    fx.extend(self.assign.back().into_iter().map(Effect::Assign));
                 }
             }
             Action::Enter => match self.panel {
@@ -826,6 +871,9 @@ impl App {
                         };
                     }
                 }
+                Panel::Assignments => {
+                    fx.extend(self.assign.enter().into_iter().map(Effect::Assign));
+                }
                 Panel::Overview if self.orphans.as_ref().is_some_and(|o| !o.is_empty()) => {
                     self.mode = Mode::Details {
                         of: DetailsOf::Orphans,
@@ -840,6 +888,9 @@ impl App {
                     Effect::Refresh(Source::Docker),
                     Effect::Refresh(Source::Proxy),
                 ]);
+                if self.panel == Panel::Assignments {
+                    fx.push(Effect::Assign(AssignEffect::Refresh));
+                }
             }
             Action::Sort => {
                 self.user_sort = match self.user_sort {
@@ -856,13 +907,24 @@ impl App {
                 };
                 self.log_scroll = 0;
             }
-            a @ (Action::StartServer | Action::StopServer | Action::Drain | Action::Activate) => {
-                self.act(a, fx)
+            a @ (Action::StartServer
+            | Action::StopServer
+            | Action::Drain
+            | Action::Activate
+            | Action::Release
+            | Action::Collect
+            | Action::Return) => self.act(a, fx),
+            Action::AuditLog => {
+                fx.extend(self.assign.open_audit().into_iter().map(Effect::Assign));
             }
         }
     }
 
     fn go(&mut self, p: Panel, fx: &mut Vec<Effect>) {
+        // Assignment status is read (files, roster) only while its panel is shown.
+        if (self.panel == Panel::Assignments) != (p == Panel::Assignments) {
+            fx.push(Effect::Assign(self.assign.want(p == Panel::Assignments)));
+        }
         self.panel = p;
         if p == Panel::Nodes {
             self.want_stats(fx);
@@ -958,6 +1020,18 @@ impl App {
                     effect,
                     focus_confirm: false,
                 });
+            }
+            Action::Release | Action::Collect | Action::Return => {
+                let op = match a {
+                    Action::Release => crate::course::Operation::Release,
+                    Action::Collect => crate::course::Operation::Collect,
+                    _ => crate::course::Operation::Return,
+                };
+                let o = self.assign.request(op);
+                fx.extend(o.effects.into_iter().map(Effect::Assign));
+                if let Some(t) = o.toast {
+                    self.toast = Some((t, self.now));
+                }
             }
             _ => {}
         }

@@ -9,7 +9,10 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{json, Value};
 
 use super::app::{App, LogKind, LogTail, Msg};
+use super::panels::assignments::{AssignMsg, StatusData};
 use crate::activity::Sample;
+use crate::course::status::{AssignmentRow, StudentRow};
+use crate::course::{Item, ItemKind, OpReport, Operation, StudentReport};
 use crate::hub::{HubUser, UserListing};
 use crate::proxy::Route;
 use crate::swarm::{placement_from_swarm, ContainerStats, Placement, UserMatcher};
@@ -219,6 +222,7 @@ pub fn app(n: usize, nodes: usize) -> App {
     let now = now();
     let mut cfg = crate::config::Config::default();
     cfg.course.name = "Data Science 101 (spring)".into();
+    cfg.assignments.assignment = assignments_config(now);
     let mut app = App::new(&cfg, false, now);
     let (users, placement, routes) = data(n, nodes);
     let stats: Vec<String> = placement
@@ -271,6 +275,148 @@ pub fn app(n: usize, nodes: usize) -> App {
     };
     app.update(Msg::Log(LogKind::Hub, log("JupyterHub log")));
     app.update(Msg::Log(LogKind::Proxy, log("ConfigProxy")));
+    app.update(Msg::Assign(AssignMsg::Status {
+        gen: 1,
+        at: now,
+        result: Ok(assignment_status(n, None)),
+    }));
     app.update(Msg::Tick(now));
     app
+}
+
+/// ps1 (past due, 2 h late window), ps2 (due in 5 days), ps3 (not released), project (no due).
+pub fn assignments_config(now: DateTime<Utc>) -> Vec<crate::config::AssignmentConfig> {
+    let a = |name: &str, due: Option<DateTime<Utc>>, late_h: Option<u64>| {
+        crate::config::AssignmentConfig {
+            name: name.into(),
+            due,
+            late_window: late_h.map(|h| std::time::Duration::from_secs(h * 3600)),
+        }
+    };
+    vec![
+        a("ps1", Some(now - Duration::days(2)), Some(2)),
+        a("ps2", Some(now + Duration::days(5)), None),
+        a("ps3", Some(now + Duration::days(12)), None),
+        a("project", None, None),
+    ]
+}
+
+/// The status poller's answer for `n` students (with `matrix`'s student rows).
+pub fn assignment_status(n: usize, matrix: Option<&str>) -> StatusData {
+    let now = now();
+    let row = |name: &str, rel: Option<i64>, released, collected, late| AssignmentRow {
+        name: name.into(),
+        due: assignments_config(now)
+            .into_iter()
+            .find(|a| a.name == name)
+            .and_then(|a| a.due),
+        released_at: rel.map(|d| now - Duration::days(d)),
+        students: n,
+        released,
+        collected,
+        late,
+        missing: n - collected,
+    };
+    StatusData {
+        students: n,
+        rejected: Vec::new(),
+        table: vec![
+            row("ps1", Some(9), n, n - n / 10, n / 10),
+            row("ps2", Some(1), n, 0, 0),
+            row("ps3", None, 0, 0, 0),
+            row("project", None, 0, 0, 0),
+        ],
+        matrix: matrix.map(|a| (a.to_string(), student_rows(n))),
+    }
+}
+
+/// ps1's student matrix: every 10th missing, every 10th (offset 3) late, every 4th modified.
+pub fn student_rows(n: usize) -> Vec<StudentRow> {
+    let now = now();
+    (0..n)
+        .map(|i| {
+            let collected = i % 10 != 9;
+            StudentRow {
+                student: user_name(i),
+                released_at: Some(now - Duration::days(9)),
+                modified_since_release: Some(i % 4 != 0),
+                current_version: collected.then(|| "2026-02-28T14-30-00.000000Z".to_string()),
+                versions: usize::from(collected) + usize::from(i % 5 == 0),
+                submitted_at: collected
+                    .then(|| now - Duration::days(2) - Duration::minutes(30 - (i % 7) as i64 * 20)),
+                late: collected.then_some(i % 10 == 3),
+            }
+        })
+        .collect()
+}
+
+/// A per-student report as the engine builds it.
+pub fn student_report(name: &str, outcome: &str, files: u64, bytes: u64) -> StudentReport {
+    let mut r = StudentReport::new(name, outcome);
+    r.files = files;
+    r.bytes = bytes;
+    r
+}
+
+/// The release plan of ps1 for `n` students: 19 files each, 3 already have it.
+pub fn release_plan(n: usize) -> OpReport {
+    let students = (0..n)
+        .map(|i| {
+            let mut r = student_report(&user_name(i), "would-release", 19, 19 * 40_000);
+            if i < 3 {
+                r.files = 17;
+                r.bytes = 17 * 40_000;
+                r.note(
+                    Item::new("nb.ipynb", ItemKind::Exists)
+                        .with("the student's file: left as it is"),
+                );
+                r.up_to_date = 1;
+            }
+            r
+        })
+        .collect();
+    let mut r = OpReport::new(Operation::Release, "ps1", true, now(), students);
+    r.finished_at = now();
+    r
+}
+
+/// A finished release of ps1 with problems (a home symlink, a missing home) and notes.
+pub fn release_report(n: usize) -> OpReport {
+    let students = (0..n)
+        .map(|i| {
+            let name = user_name(i);
+            let mut r = student_report(&name, "released", 19, 19 * 40_000);
+            match i {
+                1 => {
+                    r.note(
+                        Item::new("nb.ipynb", ItemKind::Exists)
+                            .with("the student's file: left as it is"),
+                    );
+                    r.files = 18;
+                }
+                4 => {
+                    r = student_report(&name, "refused", 0, 0);
+                    r.note(
+                        Item::new("ps1", ItemKind::HomeSymlink)
+                            .with("<home>/ps1 is a symlink: refused, nothing written"),
+                    );
+                }
+                7 => {
+                    r = student_report(&name, "no-home", 0, 0);
+                    r.note(Item::new("", ItemKind::HomeMissing).with("no home directory"));
+                }
+                _ => {}
+            }
+            r
+        })
+        .collect();
+    let mut r = OpReport::new(
+        Operation::Release,
+        "ps1",
+        false,
+        now() - Duration::seconds(42),
+        students,
+    );
+    r.finished_at = now();
+    r
 }

@@ -28,6 +28,10 @@ pub enum Action {
     Drain,
     Activate,
     ToggleLog,
+    Release,
+    Collect,
+    Return,
+    AuditLog,
 }
 
 /// Where a binding applies.
@@ -317,6 +321,43 @@ pub static BINDINGS: &[Binding] = &[
         false,
         Some("hub/proxy"),
         "switch between the hub and proxy logs"
+    ),
+    // Upper case: release/collect/return touch every home, so no slip of a finger.
+    b!(
+        &[(KeyCode::Char('R'), S), (KeyCode::Char('R'), N)],
+        "R",
+        Action::Release,
+        Scope::Panel(Panel::Assignments),
+        true,
+        Some("release"),
+        "release the assignment (in the matrix: to the selected student), after confirmation"
+    ),
+    b!(
+        &[(KeyCode::Char('C'), S), (KeyCode::Char('C'), N)],
+        "C",
+        Action::Collect,
+        Scope::Panel(Panel::Assignments),
+        true,
+        Some("collect"),
+        "collect the assignment (in the matrix: from the selected student), after confirmation"
+    ),
+    b!(
+        &[(KeyCode::Char('F'), S), (KeyCode::Char('F'), N)],
+        "F",
+        Action::Return,
+        Scope::Panel(Panel::Assignments),
+        true,
+        Some("return"),
+        "return feedback (in the matrix: to the selected student), after confirmation"
+    ),
+    b!(
+        &[(KeyCode::Char('A'), S), (KeyCode::Char('A'), N)],
+        "A",
+        Action::AuditLog,
+        Scope::Panel(Panel::Assignments),
+        false,
+        Some("audit"),
+        "the audit log: every release / collect / return"
     ),
 ];
 

@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
 use super::app::{Effect, LogKind, LogTail, Msg, Source};
+use super::panels::assignments::{AssignEffect, AssignMsg, OpRequest, StatusData};
 use crate::activity::{sample_from_users, ActivityStore, LastSeenTracker};
 use crate::config::Config;
 use crate::hub::{self, HubClient};
@@ -55,6 +56,9 @@ pub struct Pollers {
     docker: Arc<Notify>,
     proxy: Arc<Notify>,
     stats: watch::Sender<Vec<String>>,
+    assign: Arc<Notify>,
+    /// (panel shown, matrix of this assignment).
+    assign_want: watch::Sender<(bool, Option<String>)>,
     tasks: Vec<JoinHandle<()>>,
     cfg: Arc<Config>,
     tx: Tx,
@@ -87,7 +91,16 @@ impl Pollers {
         let docker_n = Arc::new(Notify::new());
         let proxy_n = Arc::new(Notify::new());
         let (stats_tx, stats_rx) = watch::channel(Vec::new());
+        let assign_n = Arc::new(Notify::new());
+        let (want_tx, want_rx) = watch::channel((false, None));
         let tasks = vec![
+            tokio::spawn(assign_loop(
+                cfg.clone(),
+                tx.clone(),
+                assign_n.clone(),
+                want_rx,
+                refresh,
+            )),
             tokio::spawn(hub_loop(cfg.clone(), tx.clone(), hub_n.clone(), refresh)),
             tokio::spawn(docker_loop(
                 cfg.clone(),
@@ -111,6 +124,8 @@ impl Pollers {
             docker: docker_n,
             proxy: proxy_n,
             stats: stats_tx,
+            assign: assign_n,
+            assign_want: want_tx,
             tasks,
             cfg,
             tx,
@@ -184,6 +199,7 @@ impl Pollers {
                     n.notify_one();
                 });
             }
+            Effect::Assign(e) => self.perform_assign(e),
             Effect::LoadUserHistory(user) => {
                 let (cfg, tx) = (self.cfg.clone(), self.tx.clone());
                 tokio::task::spawn_blocking(move || {
@@ -195,6 +211,222 @@ impl Pollers {
             }
         }
     }
+}
+
+impl Pollers {
+    fn perform_assign(&self, e: AssignEffect) {
+        match e {
+            AssignEffect::Want { active, matrix } => {
+                let _ = self.assign_want.send((active, matrix));
+            }
+            AssignEffect::Refresh => self.assign.notify_one(),
+            AssignEffect::Plan(req) => {
+                let (cfg, tx) = (self.cfg.clone(), self.tx.clone());
+                tokio::spawn(async move {
+                    let result = plan_op(cfg, &req).await;
+                    let _ = tx.send(Msg::Assign(AssignMsg::Planned { req, result }));
+                });
+            }
+            AssignEffect::Run(req) => {
+                let (cfg, tx, n) = (self.cfg.clone(), self.tx.clone(), self.assign.clone());
+                tokio::spawn(async move {
+                    let result = run_op(cfg, &req, tx.clone()).await;
+                    let _ = tx.send(Msg::Assign(AssignMsg::Done {
+                        req,
+                        at: Utc::now(),
+                        result,
+                    }));
+                    n.notify_one();
+                });
+            }
+            AssignEffect::LoadAudit => {
+                let (cfg, tx) = (self.cfg.clone(), self.tx.clone());
+                tokio::task::spawn_blocking(move || {
+                    let path = crate::course::Layout::new(&cfg).audit_log();
+                    let r = crate::course::audit::read(&path, None)
+                        .map(|(recs, _bad)| recs)
+                        .map_err(|e| format!("{}: {e}", path.display()));
+                    let _ = tx.send(Msg::Assign(AssignMsg::Audit(r)));
+                });
+            }
+        }
+    }
+}
+
+/// `--student` names, else the roster (as the headless commands do).
+async fn op_students(
+    cfg: &Config,
+    req: &OpRequest,
+) -> Result<(Vec<String>, Vec<crate::course::report::RejectedName>), String> {
+    if !req.students.is_empty() {
+        crate::course::check_students(&req.students).map_err(err_text)?;
+        return Ok((req.students.clone(), Vec::new()));
+    }
+    let r = crate::course::load_roster(cfg).await.map_err(err_text)?;
+    Ok((r.students, r.rejected))
+}
+
+/// The engine's dry run, off the UI thread.
+async fn plan_op(cfg: Arc<Config>, req: &OpRequest) -> Result<crate::course::OpReport, String> {
+    use crate::course::{self, Operation};
+    course::check_assignment(&cfg, &req.assignment).map_err(err_text)?;
+    let (students, rejected) = op_students(&cfg, req).await?;
+    let (op, a) = (req.op, req.assignment.clone());
+    let mut report = tokio::task::spawn_blocking(move || match op {
+        Operation::Release => {
+            course::plan_release(&cfg, &a, &students, &course::ReleaseOptions::default())
+        }
+        Operation::Collect => course::plan_collect(&cfg, &a, &students),
+        Operation::Return => course::plan_return(&cfg, &a, &students),
+    })
+    .await
+    .map_err(|e| format!("the plan worker stopped: {e}"))?
+    .map_err(err_text)?;
+    report.rejected_names = rejected;
+    Ok(report)
+}
+
+/// The operation itself: the course lock, then the same engine functions and
+/// audit record as `coursectl release/collect/return`. Progress is sent at most 10 times a second.
+async fn run_op(
+    cfg: Arc<Config>,
+    req: &OpRequest,
+    tx: Tx,
+) -> Result<crate::course::OpReport, String> {
+    use crate::course::{self, audit, CourseLock, LockError, Operation};
+    course::check_assignment(&cfg, &req.assignment).map_err(err_text)?;
+    let lock = CourseLock::try_acquire(&cfg, &req.label()).map_err(|e| match e {
+        LockError::Busy { holder, .. } => {
+            format!("busy: another coursectl operation holds the course lock ({holder})")
+        }
+        other => err_text(other),
+    })?;
+    let (students, rejected) = op_students(&cfg, req).await?;
+    let (op, a) = (req.op, req.assignment.clone());
+    let last = std::sync::Mutex::new(None::<std::time::Instant>);
+    let progress = move |p: crate::course::Progress| {
+        let done = p.students_done == p.students_total;
+        if let Ok(mut l) = last.lock() {
+            if !done && l.is_some_and(|t| t.elapsed() < Duration::from_millis(100)) {
+                return;
+            }
+            *l = Some(std::time::Instant::now());
+        }
+        let _ = tx.send(Msg::Assign(AssignMsg::Progress {
+            at: Utc::now(),
+            progress: p,
+        }));
+    };
+    // The audit record is written inside the blocking task: quitting the
+    // console mid-run waits for it rather than losing the record.
+    tokio::task::spawn_blocking(move || {
+        let cfg = &*cfg;
+        let r = match op {
+            Operation::Release => course::run_release(
+                cfg,
+                &lock,
+                &a,
+                &students,
+                &course::ReleaseOptions::default(),
+                progress,
+            ),
+            Operation::Collect => course::run_collect(
+                cfg,
+                &lock,
+                &a,
+                &students,
+                &course::CollectOptions { count_first: true },
+                progress,
+            ),
+            Operation::Return => course::run_return(
+                cfg,
+                &lock,
+                &a,
+                &students,
+                &course::ReturnOptions::default(),
+                progress,
+            ),
+        };
+        let mut report = r.map_err(err_text)?;
+        report.rejected_names = rejected;
+        let code = if report.has_problems() {
+            crate::exit::ExitCode::Partial
+        } else {
+            crate::exit::ExitCode::Ok
+        };
+        let path = course::Layout::new(cfg).audit_log();
+        if let Err(e) = audit::append(
+            &path,
+            &audit::AuditRecord::from_report(&report, code.code()),
+        ) {
+            tracing::warn!("cannot append to the audit log {}: {e}", path.display());
+        }
+        drop(lock);
+        Ok(report)
+    })
+    .await
+    .map_err(|e| format!("the worker stopped: {e}"))?
+}
+
+/// Assignment status while the panel is shown: roster, table, the open matrix.
+async fn assign_loop(
+    cfg: Arc<Config>,
+    tx: Tx,
+    nudge: Arc<Notify>,
+    mut want: watch::Receiver<(bool, Option<String>)>,
+    refresh: Duration,
+) {
+    let mut gen = 0u64;
+    loop {
+        let (active, matrix) = want.borrow_and_update().clone();
+        if active {
+            gen += 1;
+            let result = assign_status(cfg.clone(), matrix).await;
+            if tx
+                .send(Msg::Assign(AssignMsg::Status {
+                    gen,
+                    at: Utc::now(),
+                    result,
+                }))
+                .is_err()
+            {
+                return;
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(refresh), if active => {}
+            _ = nudge.notified() => {}
+            r = want.changed() => if r.is_err() { return; },
+        }
+    }
+}
+
+async fn assign_status(cfg: Arc<Config>, matrix: Option<String>) -> Result<StatusData, String> {
+    use crate::course::{self, status};
+    if cfg.assignments.assignment.is_empty() {
+        return Ok(StatusData {
+            students: 0,
+            rejected: Vec::new(),
+            table: Vec::new(),
+            matrix: None,
+        });
+    }
+    let roster = course::load_roster(&cfg).await.map_err(err_text)?;
+    tokio::task::spawn_blocking(move || {
+        let table = status::assignments_table(&cfg, &roster.students);
+        let matrix = matrix.filter(|a| cfg.assignment(a).is_some()).map(|a| {
+            let rows = status::student_matrix(&cfg, &a, &roster.students, true);
+            (a, rows)
+        });
+        StatusData {
+            students: roster.students.len(),
+            rejected: roster.rejected,
+            table,
+            matrix,
+        }
+    })
+    .await
+    .map_err(|e| format!("the status worker stopped: {e}"))
 }
 
 async fn hub_loop(cfg: Arc<Config>, tx: Tx, nudge: Arc<Notify>, refresh: Duration) {
