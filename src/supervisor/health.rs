@@ -34,7 +34,10 @@ pub async fn hub(cfg: &Config) -> Result<String, String> {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("?")
         .to_string();
-    Ok(format!("JupyterHub {version} answers at {}", cfg.hub.api_url))
+    Ok(format!(
+        "JupyterHub {version} answers at {}",
+        cfg.hub.api_url
+    ))
 }
 
 pub async fn proxy(cfg: &Config, token: Option<&Secret>) -> Result<String, String> {
