@@ -82,18 +82,13 @@ async fn students(
     cfg: &Config,
     explicit: &[String],
 ) -> Result<(Vec<String>, Vec<RejectedName>), Failure> {
-    if !explicit.is_empty() {
-        course::check_students(explicit).map_err(course_failure)?;
-        let mut v = explicit.to_vec();
-        v.sort();
-        v.dedup();
-        return Ok((v, Vec::new()));
-    }
-    match course::load_roster(cfg).await {
-        Ok(r) => Ok((r.students, r.rejected)),
-        Err(e @ course::RosterError::Csv { .. }) => Err(Failure::usage(e)),
-        Err(e) => Err(Failure::failed(e)),
-    }
+    course::resolve_students(cfg, explicit)
+        .await
+        .map_err(|e| match e {
+            course::RosterOrName::Name(e) => course_failure(e),
+            e @ course::RosterOrName::Roster(course::RosterError::Csv { .. }) => Failure::usage(e),
+            e => Failure::failed(e),
+        })
 }
 
 /// Prints progress on stderr when it is a terminal, at most 10 times a second.
@@ -127,8 +122,8 @@ fn progress_printer() -> impl Fn(Progress) + Sync + Send + 'static {
             p.students_total,
             p.files_done,
             p.files_total,
-            human(p.bytes_done),
-            human(p.bytes_total),
+            course::report::human_bytes(p.bytes_done),
+            course::report::human_bytes(p.bytes_total),
         );
         if done {
             eprintln!();
@@ -136,42 +131,17 @@ fn progress_printer() -> impl Fn(Progress) + Sync + Send + 'static {
     }
 }
 
-fn human(b: u64) -> String {
-    const U: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
-    let mut v = b as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i < U.len() - 1 {
-        v /= 1024.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{b} B")
-    } else {
-        format!("{v:.1} {}", U[i])
-    }
-}
-
-enum Op {
-    Release(course::ReleaseOptions),
-    Collect,
-    Return,
-}
-
 async fn run_op(
     cfg: &Config,
     out: Out,
-    op: Op,
+    spec: course::OpSpec,
     assignment: &str,
     explicit: &[String],
     dry_run: bool,
 ) -> CmdResult {
     course::check_assignment(cfg, assignment).map_err(course_failure)?;
     course::check_students(explicit).map_err(course_failure)?;
-    let verb = match op {
-        Op::Release(_) => "release",
-        Op::Collect => "collect",
-        Op::Return => "return",
-    };
+    let verb = spec.operation().as_str();
     // Held for the whole operation, roster included; a dry run writes nothing and takes none.
     let lock = if dry_run {
         None
@@ -182,48 +152,17 @@ async fn run_op(
     let cfg2 = cfg.clone();
     let a = assignment.to_string();
     let progress = progress_printer();
-    let report = tokio::task::spawn_blocking(move || -> Result<OpReport, CourseError> {
-        let cfg = &cfg2;
-        match (op, lock.as_ref()) {
-            (Op::Release(o), None) => course::plan_release(cfg, &a, &students, &o),
-            (Op::Release(o), Some(l)) => course::run_release(cfg, l, &a, &students, &o, progress),
-            (Op::Collect, None) => course::plan_collect(cfg, &a, &students),
-            (Op::Collect, Some(l)) => {
-                let opts = course::CollectOptions {
-                    count_first: std::io::stderr().is_terminal(),
-                };
-                course::run_collect(cfg, l, &a, &students, &opts, progress)
-            }
-            (Op::Return, None) => course::plan_return(cfg, &a, &students),
-            (Op::Return, Some(l)) => course::run_return(
-                cfg,
-                l,
-                &a,
-                &students,
-                &course::ReturnOptions::default(),
-                progress,
-            ),
-        }
+    let done = tokio::task::spawn_blocking(move || match lock {
+        None => course::plan(&cfg2, &spec, &a, &students, rejected).map(|r| (r, None)),
+        Some(l) => course::execute(&cfg2, &l, &spec, &a, &students, rejected, progress),
     })
     .await
     .map_err(|e| Failure::failed(anyhow::anyhow!("the {verb} worker stopped: {e}")))?;
-    let mut report = report.map_err(course_failure)?;
-    report.rejected_names = rejected;
-    let code = if report.has_problems() {
-        ExitCode::Partial
-    } else {
-        ExitCode::Ok
-    };
-    if !dry_run {
-        let rec = audit::AuditRecord::from_report(&report, code.code());
-        let path = course::Layout::new(cfg).audit_log();
-        if let Err(e) = audit::append(&path, &rec) {
-            eprintln!(
-                "coursectl: warning: cannot append to the audit log {}: {e}",
-                path.display()
-            );
-        }
+    let (report, warning) = done.map_err(course_failure)?;
+    if let Some(w) = warning {
+        eprintln!("coursectl: warning: {w}");
     }
+    let code = report.exit_code();
     print_report(out, &report, code);
     Ok(code)
 }
@@ -247,7 +186,7 @@ fn print_report(out: Out, r: &OpReport, code: ExitCode) {
         t.with_problems,
         t.missing,
         t.files,
-        human(t.bytes),
+        course::report::human_bytes(t.bytes),
         if t.linked > 0 {
             format!(
                 ", {} unchanged files linked from the previous version",
@@ -350,7 +289,7 @@ pub async fn release(cfg: &Config, out: Out, a: &ReleaseArgs) -> CmdResult {
     run_op(
         cfg,
         out,
-        Op::Release(opts),
+        course::OpSpec::Release(opts),
         &a.assignment,
         &a.students,
         a.dry_run,
@@ -359,11 +298,16 @@ pub async fn release(cfg: &Config, out: Out, a: &ReleaseArgs) -> CmdResult {
 }
 
 pub async fn collect(cfg: &Config, out: Out, a: &CollectArgs) -> CmdResult {
-    run_op(cfg, out, Op::Collect, &a.assignment, &a.students, a.dry_run).await
+    let spec = course::OpSpec::Collect(course::CollectOptions {
+        // Totals for the gauge cost a metadata pass: only when someone watches.
+        count_first: std::io::stderr().is_terminal(),
+    });
+    run_op(cfg, out, spec, &a.assignment, &a.students, a.dry_run).await
 }
 
 pub async fn return_feedback(cfg: &Config, out: Out, a: &ReturnArgs) -> CmdResult {
-    run_op(cfg, out, Op::Return, &a.assignment, &a.students, a.dry_run).await
+    let spec = course::OpSpec::Return(course::ReturnOptions::default());
+    run_op(cfg, out, spec, &a.assignment, &a.students, a.dry_run).await
 }
 
 pub async fn audit(cfg: &Config, out: Out, a: &AuditArgs) -> CmdResult {

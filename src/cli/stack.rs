@@ -1,11 +1,9 @@
 //! `up`, `down`, `status`, `logs`, and the hidden `supervise` daemon.
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, Seek, SeekFrom};
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
-use serde::Deserialize;
 
 use super::{CmdResult, Failure, Out};
 use crate::config::Config;
@@ -103,20 +101,13 @@ pub async fn up(cfg: &Config, out: Out, a: &UpArgs) -> CmdResult {
     Ok(if ok { ExitCode::Ok } else { ExitCode::Failed })
 }
 
-#[derive(Debug, Deserialize)]
-struct ActiveUser {
-    name: String,
-    #[serde(default)]
-    servers: BTreeMap<String, serde_json::Value>,
-}
-
 /// Asks the hub to stop every running server, and waits for them (bounded).
 async fn stop_servers(cfg: &Config) -> Result<usize, String> {
     let client = crate::hub::client_from_config(cfg).map_err(|e| format!("{e:#}"))?;
-    let users: Vec<ActiveUser> = client
-        .get_all_pages("users", &[("state", "active")])
+    let users = crate::hub::list_users(&client)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())?
+        .users;
     let mut n = 0;
     for u in &users {
         for name in u.servers.keys() {
@@ -137,11 +128,10 @@ async fn stop_servers(cfg: &Config) -> Result<usize, String> {
     }
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(90) {
-        let left: Vec<ActiveUser> = client
-            .get_all_pages("users", &[("state", "active")])
+        let listing = crate::hub::list_users(&client)
             .await
             .map_err(|e| e.to_string())?;
-        if left.is_empty() {
+        if listing.users.iter().all(|u| u.servers.is_empty()) {
             return Ok(n);
         }
         tokio::time::sleep(Duration::from_millis(500)).await;

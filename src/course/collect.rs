@@ -9,8 +9,10 @@
 //! Earlier versions are never touched. Files unchanged since the current
 //! version (same size, mtime, ctime, inode) are hard-linked from it: both
 //! are root-owned, read-only copies, never a student's live file.
-//! Data is not fsynced per file (a power cut may need a re-collect; the
-//! homes are untouched either way); the version record and the link are.
+//! Nothing is fsynced per student: one `syncfs` at the end makes the whole
+//! collection durable in a single flush (a journal commit per student made
+//! collect 1.3x slower than `cp -a` + sync). A power cut mid-run may need a
+//! re-collect; the homes are untouched either way.
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -232,6 +234,12 @@ pub fn run_collect(
             r
         })
         .collect();
+    let root = &layout.course;
+    if let Err(e) = std::fs::File::open(root)
+        .and_then(|f| nix::unistd::syncfs(&f).map_err(std::io::Error::from))
+    {
+        return Err(CourseError::io(root, e));
+    }
     Ok(OpReport::new(
         Operation::Collect,
         assignment,
@@ -453,9 +461,8 @@ fn switch_current(layout: &Layout, s: &str, a: &str, version: &str) -> std::io::
     let tmp = parent.join(format!(".{a}.coursectl-new-{}", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
     std::os::unix::fs::symlink(Layout::submitted_target(s, a, version), &tmp)?;
-    std::fs::rename(&tmp, layout.submitted(s, a))?;
-    // The rename is only durable once the directory is.
-    std::fs::File::open(&parent)?.sync_all()
+    // Durable with the rest of the run (one syncfs at the end of run_collect).
+    std::fs::rename(&tmp, layout.submitted(s, a))
 }
 
 /// Removes `.tmp-*` builds and temporary records a killed run left behind.

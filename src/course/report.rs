@@ -241,6 +241,15 @@ impl OpReport {
         self.totals.with_problems > 0 || !self.rejected_names.is_empty()
     }
 
+    /// The exit code the headless command gives for this report.
+    pub fn exit_code(&self) -> crate::exit::ExitCode {
+        if self.has_problems() {
+            crate::exit::ExitCode::Partial
+        } else {
+            crate::exit::ExitCode::Ok
+        }
+    }
+
     pub fn missing(&self) -> Vec<&str> {
         self.students
             .iter()
@@ -310,5 +319,21 @@ impl<'p> Counters<'p> {
             bytes_done: self.bytes_done.load(Relaxed),
             bytes_total: self.bytes_total.max(self.bytes_done.load(Relaxed)),
         });
+    }
+}
+
+/// Bytes for people: "512 B", "4.4 MB" (binary units, as du -h).
+pub fn human_bytes(b: u64) -> String {
+    const U: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut v = b as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < U.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", U[i])
     }
 }

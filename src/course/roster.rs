@@ -4,8 +4,6 @@
 
 use std::collections::BTreeSet;
 
-use serde::Deserialize;
-
 use crate::config::{Config, RosterSource};
 use crate::hub::HubClient;
 
@@ -107,66 +105,18 @@ pub fn read_csv(path: &std::path::Path, column: &str) -> Result<Roster, RosterEr
     Ok(Roster::from_names(names))
 }
 
-#[derive(Debug, Deserialize)]
-struct HubUser {
-    name: String,
-    #[serde(default)]
-    admin: bool,
-    #[serde(default)]
-    kind: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Page {
-    items: Vec<HubUser>,
-    #[serde(rename = "_pagination")]
-    pagination: Pagination,
-}
-
-#[derive(Debug, Deserialize)]
-struct Pagination {
-    next: Option<NextPage>,
-}
-
-#[derive(Debug, Deserialize)]
-struct NextPage {
-    offset: u64,
-}
-
-/// Non-admin user names from `GET /users`, page by page.
+/// Non-admin user names from the hub's paginated user listing (the
+/// console's own listing: same requests, same page size).
 pub async fn hub_students(client: &HubClient) -> Result<Vec<String>, RosterError> {
-    let mut offset = 0u64;
-    let mut out = Vec::new();
-    // A bound so a misbehaving hub cannot keep us paging forever.
-    for _ in 0..10_000 {
-        let rb = client
-            .request(
-                reqwest::Method::GET,
-                &format!("users?offset={offset}&limit=200"),
-            )
-            .header(
-                reqwest::header::ACCEPT,
-                "application/jupyterhub-pagination+json",
-            );
-        let resp = client
-            .send(rb)
-            .await
-            .map_err(|e| RosterError::Hub(e.to_string()))?;
-        let page: Page = crate::hub::decode(resp)
-            .await
-            .map_err(|e| RosterError::Hub(e.to_string()))?;
-        for u in page.items {
-            let is_user = u.kind.as_deref().is_none_or(|k| k == "user");
-            if is_user && !u.admin {
-                out.push(u.name);
-            }
-        }
-        match page.pagination.next {
-            Some(n) if n.offset > offset => offset = n.offset,
-            _ => return Ok(out),
-        }
-    }
-    Err(RosterError::Hub("more than 10,000 pages of users".into()))
+    let listing = crate::hub::list_users(client)
+        .await
+        .map_err(|e| RosterError::Hub(e.to_string()))?;
+    Ok(listing
+        .users
+        .into_iter()
+        .filter(|u| !u.admin)
+        .map(|u| u.name)
+        .collect())
 }
 
 #[cfg(test)]

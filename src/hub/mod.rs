@@ -2,11 +2,9 @@
 //! supervisor, the console's pollers and the headless commands share it.
 
 mod client;
-mod pages;
 mod users;
 
 pub use client::*;
-pub use pages::WANT_PAGE;
 pub use users::*;
 
 use crate::config::Config;

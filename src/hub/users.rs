@@ -14,6 +14,9 @@ use super::{decode, HubClient, HubError};
 /// The media type that makes the hub answer `{items, _pagination}`.
 pub const PAGINATION_MEDIA_TYPE: &str = "application/jupyterhub-pagination+json";
 
+/// Asked for on the first page; the hub clamps it to its `api_page_max_limit`.
+pub const WANT_PAGE: usize = 10_000;
+
 /// Pages fetched at once after the first.
 const PAGE_CONCURRENCY: usize = 4;
 
@@ -200,7 +203,7 @@ async fn get_page(hub: &HubClient, offset: usize, limit: usize) -> Result<UsersP
 /// Every hub user: the first page tells the page size and total; the rest
 /// are fetched a few at a time. ceil(total / page size) requests in all.
 pub async fn list_users(hub: &HubClient) -> Result<UserListing, HubError> {
-    let (items, pagination) = match get_page(hub, 0, super::WANT_PAGE).await? {
+    let (items, pagination) = match get_page(hub, 0, WANT_PAGE).await? {
         UsersPage::Bare(items) => {
             let n = items.len();
             return Ok(UserListing {

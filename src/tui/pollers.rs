@@ -258,42 +258,41 @@ async fn op_students(
     cfg: &Config,
     req: &OpRequest,
 ) -> Result<(Vec<String>, Vec<crate::course::report::RejectedName>), String> {
-    if !req.students.is_empty() {
-        crate::course::check_students(&req.students).map_err(err_text)?;
-        return Ok((req.students.clone(), Vec::new()));
+    crate::course::resolve_students(cfg, &req.students)
+        .await
+        .map_err(err_text)
+}
+
+fn op_spec(op: crate::course::Operation) -> crate::course::OpSpec {
+    use crate::course::{self, OpSpec, Operation};
+    match op {
+        Operation::Release => OpSpec::Release(course::ReleaseOptions::default()),
+        // The console always shows a gauge: count first for its totals.
+        Operation::Collect => OpSpec::Collect(course::CollectOptions { count_first: true }),
+        Operation::Return => OpSpec::Return(course::ReturnOptions::default()),
     }
-    let r = crate::course::load_roster(cfg).await.map_err(err_text)?;
-    Ok((r.students, r.rejected))
 }
 
 /// The engine's dry run, off the UI thread.
 async fn plan_op(cfg: Arc<Config>, req: &OpRequest) -> Result<crate::course::OpReport, String> {
-    use crate::course::{self, Operation};
+    use crate::course;
     course::check_assignment(&cfg, &req.assignment).map_err(err_text)?;
     let (students, rejected) = op_students(&cfg, req).await?;
-    let (op, a) = (req.op, req.assignment.clone());
-    let mut report = tokio::task::spawn_blocking(move || match op {
-        Operation::Release => {
-            course::plan_release(&cfg, &a, &students, &course::ReleaseOptions::default())
-        }
-        Operation::Collect => course::plan_collect(&cfg, &a, &students),
-        Operation::Return => course::plan_return(&cfg, &a, &students),
-    })
-    .await
-    .map_err(|e| format!("the plan worker stopped: {e}"))?
-    .map_err(err_text)?;
-    report.rejected_names = rejected;
-    Ok(report)
+    let (spec, a) = (op_spec(req.op), req.assignment.clone());
+    tokio::task::spawn_blocking(move || course::plan(&cfg, &spec, &a, &students, rejected))
+        .await
+        .map_err(|e| format!("the plan worker stopped: {e}"))?
+        .map_err(err_text)
 }
 
-/// The operation itself: the course lock, then the same engine functions and
-/// audit record as `coursectl release/collect/return`. Progress is sent at most 10 times a second.
+/// The operation itself: the course lock, then the same engine entry point
+/// as `coursectl release/collect/return`. Progress is sent at most 10 times a second.
 async fn run_op(
     cfg: Arc<Config>,
     req: &OpRequest,
     tx: Tx,
 ) -> Result<crate::course::OpReport, String> {
-    use crate::course::{self, audit, CourseLock, LockError, Operation};
+    use crate::course::{self, CourseLock, LockError};
     course::check_assignment(&cfg, &req.assignment).map_err(err_text)?;
     let lock = CourseLock::try_acquire(&cfg, &req.label()).map_err(|e| match e {
         LockError::Busy { holder, .. } => {
@@ -302,7 +301,7 @@ async fn run_op(
         other => err_text(other),
     })?;
     let (students, rejected) = op_students(&cfg, req).await?;
-    let (op, a) = (req.op, req.assignment.clone());
+    let (spec, a) = (op_spec(req.op), req.assignment.clone());
     let last = std::sync::Mutex::new(None::<std::time::Instant>);
     let progress = move |p: crate::course::Progress| {
         let done = p.students_done == p.students_total;
@@ -320,46 +319,11 @@ async fn run_op(
     // The audit record is written inside the blocking task: quitting the
     // console mid-run waits for it rather than losing the record.
     tokio::task::spawn_blocking(move || {
-        let cfg = &*cfg;
-        let r = match op {
-            Operation::Release => course::run_release(
-                cfg,
-                &lock,
-                &a,
-                &students,
-                &course::ReleaseOptions::default(),
-                progress,
-            ),
-            Operation::Collect => course::run_collect(
-                cfg,
-                &lock,
-                &a,
-                &students,
-                &course::CollectOptions { count_first: true },
-                progress,
-            ),
-            Operation::Return => course::run_return(
-                cfg,
-                &lock,
-                &a,
-                &students,
-                &course::ReturnOptions::default(),
-                progress,
-            ),
-        };
-        let mut report = r.map_err(err_text)?;
-        report.rejected_names = rejected;
-        let code = if report.has_problems() {
-            crate::exit::ExitCode::Partial
-        } else {
-            crate::exit::ExitCode::Ok
-        };
-        let path = course::Layout::new(cfg).audit_log();
-        if let Err(e) = audit::append(
-            &path,
-            &audit::AuditRecord::from_report(&report, code.code()),
-        ) {
-            tracing::warn!("cannot append to the audit log {}: {e}", path.display());
+        let (report, warning) =
+            course::execute(&cfg, &lock, &spec, &a, &students, rejected, progress)
+                .map_err(err_text)?;
+        if let Some(w) = warning {
+            tracing::warn!("{w}");
         }
         drop(lock);
         Ok(report)

@@ -687,20 +687,7 @@ fn plan_lines(
 }
 
 /// Bytes as the headless commands print them.
-pub fn human(b: u64) -> String {
-    const U: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
-    let mut v = b as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i < U.len() - 1 {
-        v /= 1024.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{b} B")
-    } else {
-        format!("{v:.1} {}", U[i])
-    }
-}
+pub use crate::course::report::human_bytes as human;
 
 /// Names and paths come from student trees: never let one steer the terminal.
 pub fn clean(s: &str) -> String {
