@@ -499,7 +499,7 @@ fn gauge(#[values((80, 24), (200, 50))] size: (u16, u16)) {
 }
 
 #[rstest]
-fn result(#[values((80, 24), (200, 50))] size: (u16, u16)) {
+fn result_view(#[values((80, 24), (200, 50))] size: (u16, u16)) {
     let app = finished_release(30);
     snap("assign_result", &app, size);
 }
