@@ -2,6 +2,7 @@
 //! operation is also a headless subcommand for cron: plain text or `--json`,
 //! documented exit codes, never a prompt.
 
+pub mod actions;
 pub mod assign;
 pub mod config_cmd;
 pub mod live;
@@ -62,6 +63,12 @@ pub enum Command {
     Nodes(live::NodesArgs),
     /// Hub users with their servers and activity.
     Users(live::UsersArgs),
+    /// Start or stop a student's server.
+    #[command(subcommand)]
+    Server(actions::ServerCmd),
+    /// Drain or activate a Swarm node.
+    #[command(subcommand)]
+    Node(actions::NodeCmd),
     /// Copy an assignment into students' homes (never overwriting their files).
     Release(assign::ReleaseArgs),
     /// Snapshot students' work into submitted/ (versioned, atomic per student).
@@ -154,6 +161,8 @@ fn run(cli: Cli, out: Out) -> CmdResult {
             Some(Command::Logs(a)) => stack::logs(&cfg, &a).await,
             Some(Command::Nodes(a)) => live::nodes(&cfg, out, &a).await,
             Some(Command::Users(a)) => live::users(&cfg, out, &a).await,
+            Some(Command::Server(c)) => actions::server(&cfg, out, &c).await,
+            Some(Command::Node(c)) => actions::node(&cfg, out, &c).await,
             Some(Command::Release(a)) => assign::release(&cfg, out, &a).await,
             Some(Command::Collect(a)) => assign::collect(&cfg, out, &a).await,
             Some(Command::Return(a)) => assign::return_feedback(&cfg, out, &a).await,

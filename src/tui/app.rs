@@ -959,7 +959,7 @@ impl App {
                 self.mode = Mode::Confirm(Confirm {
                     title: format!("Stop {name}'s server?"),
                     lines,
-                    command: format!("curl -X DELETE -H \"Authorization: token $TOKEN\" <hub api>/users/{name}/server"),
+                    command: format!("coursectl server stop {name}"),
                     confirm_label: format!("stop {name}"),
                     effect: Effect::StopServer(name),
                     focus_confirm: false,
