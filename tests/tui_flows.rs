@@ -163,7 +163,7 @@ fn stop_asks_with_cancel_focused() {
         panic!("expected a confirmation, got {:?}", app.mode)
     };
     assert!(!c.focus_confirm);
-    assert!(c.command.contains(&format!("users/{name}/server")));
+    assert_eq!(c.command, format!("coursectl server stop {name}"));
     // Enter on the focused Cancel does nothing.
     assert!(key(&mut app, KeyCode::Enter).is_empty());
     assert_eq!(app.mode, Mode::Normal);
