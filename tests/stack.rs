@@ -50,6 +50,7 @@ fn up_supervises_hub_and_proxy_through_crashes_and_down_leaves_nothing() {
     let r = c.run(&["up"]);
     assert_eq!(r.code, 0, "up failed: {}\n{}", r.stdout, r.stderr);
     let st = status_json(&c);
+    assert_eq!(st["docker"]["healthy"], true, "{st}");
     for n in ["hub", "proxy", "supervisor"] {
         assert_eq!(st[n]["healthy"], true, "{n} not healthy: {st}");
         assert!(st[n]["pid"].as_u64().is_some(), "{n} has no pid: {st}");
@@ -267,4 +268,15 @@ fn a_proxy_that_keeps_crashing_is_given_up_on_loudly() {
         "the supervisor log does not say it gave up"
     );
     drop(blocker);
+}
+
+#[test]
+fn status_says_docker_is_down_when_its_socket_is_missing() {
+    let c = Course::swarm("[docker]\nhost = \"unix:///nonexistent/docker.sock\"\n");
+    let r = c.run(&["status", "--json"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let st: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(st["docker"]["healthy"], false);
+    let detail = st["docker"]["detail"].as_str().unwrap();
+    assert!(detail.contains("/nonexistent/docker.sock"), "{detail}");
 }

@@ -227,16 +227,43 @@ fn print_status(st: &StackStatus, out: Out) {
     }
 }
 
+/// Whether the configured Docker engine answers (students' servers need it).
+async fn docker_status(cfg: &Config) -> ComponentStatus {
+    let probe = tokio::time::timeout(
+        Duration::from_secs(5),
+        crate::swarm::SwarmClient::connect(&cfg.docker),
+    )
+    .await;
+    let (healthy, detail) = match probe {
+        Ok(Ok(_)) => (true, format!("engine API answers at {}", cfg.docker.host)),
+        Ok(Err(e)) => (false, e.to_string()),
+        Err(_) => (
+            false,
+            format!("{} did not answer within 5s", cfg.docker.host),
+        ),
+    };
+    ComponentStatus {
+        name: "docker".into(),
+        pid: None,
+        running: healthy,
+        healthy,
+        uptime_secs: None,
+        detail,
+        restarts: 0,
+        gave_up: false,
+    }
+}
+
 pub async fn status(cfg: &Config, out: Out, a: &StatusArgs) -> CmdResult {
-    let st = supervisor::stack_status(cfg).await;
+    let (st, docker) = tokio::join!(supervisor::stack_status(cfg), docker_status(cfg));
     let record = if a.record {
         Some(super::live::record_sample(cfg).await)
     } else {
         None
     };
-    let ok = st.healthy() && !matches!(record, Some(Err(_)));
+    let ok = st.healthy() && docker.healthy && !matches!(record, Some(Err(_)));
     if out.json {
-        let mut v = serde_json::json!({ "ok": ok, "hub": st.hub, "proxy": st.proxy, "supervisor": st.supervisor });
+        let mut v = serde_json::json!({ "ok": ok, "hub": st.hub, "proxy": st.proxy, "supervisor": st.supervisor, "docker": docker });
         match &record {
             Some(Ok(sample)) => v["recorded"] = sample.clone(),
             Some(Err(e)) => v["record_error"] = format!("{:#}", e.error).into(),
@@ -245,6 +272,7 @@ pub async fn status(cfg: &Config, out: Out, a: &StatusArgs) -> CmdResult {
         out.json(&v);
     } else {
         print_status(&st, out);
+        println!("{}", status_line(&docker, out));
         match &record {
             Some(Ok(_)) => println!("activity sample recorded"),
             Some(Err(e)) => eprintln!("coursectl: activity sample not recorded: {:#}", e.error),
