@@ -226,7 +226,10 @@ fn print_report(out: Out, r: &OpReport, code: ExitCode) {
     for n in &r.rejected_names {
         println!(
             "refused roster name {} ({}): {}",
-            n.name, n.source, n.reason
+            // Roster names come from files and the hub: never let one steer the terminal.
+            n.name.escape_debug(),
+            n.source,
+            n.reason
         );
     }
     let problems: Vec<_> = r
