@@ -35,12 +35,14 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<
     }
 }
 
-/// The coursectl binary, copied aside so a rebuild during the test cannot
-/// swap it (run these tests with a target dir of this worktree's own).
-pub fn binary(dir: &Path) -> PathBuf {
-    let dst = dir.join("coursectl");
-    std::fs::copy(env!("CARGO_BIN_EXE_coursectl"), &dst).expect("copy coursectl");
-    dst
+/// The coursectl binary. Not copied aside: executing a freshly written copy
+/// from a multi-threaded test races with other threads' forks that still
+/// hold its write fd (ETXTBSY, "Text file busy"). `COURSECTL_TEST_BIN` names
+/// a private copy when worktrees share one target dir.
+pub fn binary(_dir: &Path) -> PathBuf {
+    std::env::var_os("COURSECTL_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_coursectl")))
 }
 
 pub struct Stack {
