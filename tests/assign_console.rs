@@ -5,86 +5,15 @@
 //! by polling the screen and the file system with deadlines, never by sleeps.
 
 mod assign_support;
+mod pty_support;
 
-use std::io::{Read, Write};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use assign_support::*;
-use portable_pty::{native_pty_system, Child, CommandBuilder, MasterPty, PtySize};
+use pty_support::Console;
 
-struct Console {
-    child: Box<dyn Child + Send + Sync>,
-    _master: Box<dyn MasterPty + Send>,
-    writer: Box<dyn Write + Send>,
-    screen: Arc<Mutex<vt100::Parser>>,
-}
-
-impl Console {
-    fn start(bin: &std::path::Path, config: &std::path::Path) -> Console {
-        let pair = native_pty_system()
-            .openpty(PtySize {
-                rows: 24,
-                cols: 80,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .expect("openpty");
-        let mut cmd = CommandBuilder::new(bin);
-        cmd.arg("--config");
-        cmd.arg(config);
-        cmd.env("TERM", "xterm-256color");
-        cmd.env_remove("COURSECTL_CONFIG");
-        let child = pair.slave.spawn_command(cmd).expect("spawn console");
-        drop(pair.slave);
-        let mut reader = pair.master.try_clone_reader().expect("reader");
-        let writer = pair.master.take_writer().expect("writer");
-        let screen = Arc::new(Mutex::new(vt100::Parser::new(24, 80, 0)));
-        let s2 = screen.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 8192];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                s2.lock().unwrap().process(&buf[..n]);
-            }
-        });
-        Console {
-            child,
-            _master: pair.master,
-            writer,
-            screen,
-        }
-    }
-
-    fn text(&self) -> String {
-        self.screen.lock().unwrap().screen().contents()
-    }
-
-    fn keys(&mut self, s: &str) {
-        self.writer.write_all(s.as_bytes()).unwrap();
-        self.writer.flush().unwrap();
-    }
-
-    fn wait_text(&self, what: &str, f: impl Fn(&str) -> bool) -> String {
-        let mut last = String::new();
-        let found = poll(Duration::from_secs(20), || {
-            last = self.text();
-            f(&last)
-        });
-        assert!(found, "timed out waiting for {what}; screen:\n{last}");
-        last
-    }
-}
-
-impl Drop for Console {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-        }
-    }
-}
+/// How long the console may take to show a screen.
+const WAIT: Duration = Duration::from_secs(20);
 
 /// Polls `f` every 50 ms until true or `limit` passed.
 fn poll(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
@@ -126,18 +55,18 @@ fn release_from_the_panel_without_a_hub() {
     // threads' forks (ETXTBSY).
     let exe = bin();
 
-    let mut con = Console::start(&exe, &c.config);
-    con.wait_text("the console", |t| t.contains("Assign"));
+    let mut con = Console::start(&exe, &c.config, &[]);
+    con.wait_text("the console", WAIT, |t| t.contains("Assign"));
     con.keys("4");
-    con.wait_text("the assignments table", |t| {
+    con.wait_text("the assignments table", WAIT, |t| {
         t.contains("ps1") && t.contains("3 students (list)") && t.contains("0/3")
     });
     // First with the course lock held elsewhere (a cron collect, say): refused as busy.
     let held = coursectl::course::CourseLock::try_acquire(&c.cfg(), "collect ps1").unwrap();
     con.keys("R");
-    con.wait_text("the first confirmation", |t| t.contains("> Cancel <"));
+    con.wait_text("the first confirmation", WAIT, |t| t.contains("> Cancel <"));
     con.keys("\t\r");
-    con.wait_text("busy", |t| {
+    con.wait_text("busy", WAIT, |t| {
         t.contains("busy: another coursectl operation holds the course lock")
             && t.contains("Result: release ps1 — BUSY")
     });
@@ -147,10 +76,10 @@ fn release_from_the_panel_without_a_hub() {
     );
     drop(held);
     con.keys("\x1b");
-    con.wait_text("back on the table", |t| t.contains("RELEASED AT"));
+    con.wait_text("back on the table", WAIT, |t| t.contains("RELEASED AT"));
 
     con.keys("R");
-    let t = con.wait_text("the release confirmation", |t| {
+    let t = con.wait_text("the release confirmation", WAIT, |t| {
         t.contains("Release ps1?") && t.contains("coursectl release ps1")
     });
     assert!(
@@ -160,7 +89,7 @@ fn release_from_the_panel_without_a_hub() {
     assert!(t.contains("> Cancel <"), "Cancel focused: {t}");
     // Tab to the action, Enter.
     con.keys("\t");
-    con.wait_text("focus on release", |t| t.contains("> release ps1 <"));
+    con.wait_text("focus on release", WAIT, |t| t.contains("> release ps1 <"));
     con.keys("\r");
 
     let homes_done = poll(Duration::from_secs(30), || {
@@ -173,14 +102,16 @@ fn release_from_the_panel_without_a_hub() {
         })
     });
     assert!(homes_done, "files in every home; screen:\n{}", con.text());
-    con.wait_text("the result", |t| {
+    con.wait_text("the result", WAIT, |t| {
         t.contains("Result: release ps1 — ok")
             && t.contains("3 students, 0 with problems, 0 missing; 6 files")
             && t.contains("no problems")
     });
     // The status refreshes after the operation.
     con.keys("\x1b");
-    con.wait_text("released 3/3", |t| t.contains("3/3") && t.contains("last:"));
+    con.wait_text("released 3/3", WAIT, |t| {
+        t.contains("3/3") && t.contains("last:")
+    });
     let audit = std::fs::read_to_string(c.root().join("state/audit.jsonl")).unwrap();
     assert!(
         audit.contains("\"operation\":\"release\"") && audit.contains("\"exit_code\":0"),
@@ -189,10 +120,7 @@ fn release_from_the_panel_without_a_hub() {
 
     con.keys("q");
     assert!(
-        poll(Duration::from_secs(10), || matches!(
-            con.child.try_wait(),
-            Ok(Some(_))
-        )),
+        poll(Duration::from_secs(10), || con.try_wait().is_some()),
         "console exits on q"
     );
 }

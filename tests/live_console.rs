@@ -5,110 +5,12 @@
 //! while the UI keeps answering. Needs `scripts/testbed up`.
 
 mod live_support;
+mod pty_support;
 
-use std::io::{Read, Write};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use live_support::{wait_for, Stack, StackOpts};
-use portable_pty::{native_pty_system, Child, CommandBuilder, MasterPty, PtySize};
-
-struct Console {
-    child: Box<dyn Child + Send + Sync>,
-    _master: Box<dyn MasterPty + Send>,
-    writer: Box<dyn Write + Send>,
-    screen: Arc<Mutex<(vt100::Parser, Vec<u8>)>>,
-}
-
-impl Console {
-    fn start(stack: &Stack, extra: &[&str]) -> Console {
-        let pair = native_pty_system()
-            .openpty(PtySize {
-                rows: 24,
-                cols: 80,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .expect("openpty");
-        let mut cmd = CommandBuilder::new(&stack.bin);
-        cmd.arg("--config");
-        cmd.arg(&stack.config);
-        for a in extra {
-            cmd.arg(a);
-        }
-        cmd.env("TERM", "xterm-256color");
-        cmd.env_remove("NO_COLOR");
-        let child = pair.slave.spawn_command(cmd).expect("spawn console");
-        drop(pair.slave);
-        let mut reader = pair.master.try_clone_reader().expect("reader");
-        let writer = pair.master.take_writer().expect("writer");
-        let screen = Arc::new(Mutex::new((vt100::Parser::new(24, 80, 0), Vec::new())));
-        let s2 = screen.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 8192];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                let mut g = s2.lock().unwrap();
-                g.0.process(&buf[..n]);
-                g.1.extend_from_slice(&buf[..n]);
-            }
-        });
-        Console {
-            child,
-            _master: pair.master,
-            writer,
-            screen,
-        }
-    }
-
-    fn text(&self) -> String {
-        self.screen.lock().unwrap().0.screen().contents()
-    }
-
-    fn raw(&self) -> Vec<u8> {
-        self.screen.lock().unwrap().1.clone()
-    }
-
-    fn keys(&mut self, s: &str) {
-        self.writer.write_all(s.as_bytes()).unwrap();
-        self.writer.flush().unwrap();
-    }
-
-    fn wait_text(&self, what: &str, timeout: Duration, f: impl Fn(&str) -> bool) -> String {
-        let mut last = String::new();
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            wait_for(what, timeout, || {
-                let t = self.text();
-                let ok = f(&t);
-                last = t.clone();
-                ok.then_some(t)
-            })
-        }));
-        match r {
-            Ok(t) => t,
-            Err(_) => panic!("timed out waiting for {what}; screen:\n{last}"),
-        }
-    }
-
-    fn pid(&self) -> i32 {
-        self.child.process_id().expect("pid") as i32
-    }
-
-    fn wait_exit(&mut self, timeout: Duration) -> portable_pty::ExitStatus {
-        let child = &mut self.child;
-        wait_for("console exit", timeout, || child.try_wait().ok().flatten())
-    }
-}
-
-impl Drop for Console {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-        }
-    }
-}
+use live_support::{Stack, StackOpts};
+use pty_support::Console;
 
 fn signal(pid: i32, sig: nix::sys::signal::Signal) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig).expect("kill");
@@ -128,7 +30,7 @@ fn console_in_a_pty_shows_users_navigates_and_survives_sighup() {
     });
     let names: Vec<String> = (0..5).map(|i| format!("pty{i}")).collect();
     stack.create_users(&names);
-    let mut c = Console::start(&stack, &[]);
+    let mut c = Console::start(&stack.bin, &stack.config, &[]);
     c.wait_text("header with hub ok", Duration::from_secs(20), |t| {
         t.contains("hub ok") && t.contains("Live test course")
     });
@@ -195,7 +97,7 @@ fn killed_hub_marks_stale_and_recovers() {
         start: true,
     });
     stack.create_users(&["stale0".to_string()]);
-    let mut c = Console::start(&stack, &[]);
+    let mut c = Console::start(&stack.bin, &stack.config, &[]);
     c.keys("3");
     c.wait_text("users", Duration::from_secs(20), |t| t.contains("stale0"));
     let pid = hub_pid(&stack).expect("hub pid");
@@ -228,7 +130,7 @@ fn missing_docker_socket_marks_nodes_stale() {
         docker_host: Some("unix:///run/coursectl-test-no-such.sock".into()),
         start: false,
     });
-    let mut c = Console::start(&stack, &["--read-only"]);
+    let mut c = Console::start(&stack.bin, &stack.config, &["--read-only"]);
     c.keys("2");
     c.wait_text("docker stale", Duration::from_secs(15), |t| {
         t.contains("docker DOWN") && t.contains("STALE since") && t.contains("does not exist")

@@ -140,6 +140,30 @@ impl Pollers {
         }
     }
 
+    /// Starts or stops a user's server in the background; the result comes
+    /// back as `ActionDone` and the hub poller refreshes at once.
+    fn server_action(&self, name: String, start: bool) {
+        let (cfg, tx, n) = (self.cfg.clone(), self.tx.clone(), self.hub.clone());
+        tokio::spawn(async move {
+            let r = async {
+                let c = hub::client_from_config(&cfg).map_err(err_text)?;
+                if start {
+                    hub::start_server(&c, &name).await
+                } else {
+                    hub::stop_server(&c, &name).await
+                }
+                .map_err(err_text)
+            }
+            .await;
+            let verb = if start { "start" } else { "stop" };
+            let _ = tx.send(Msg::ActionDone {
+                label: format!("{verb} {name}"),
+                result: r,
+            });
+            n.notify_one();
+        });
+    }
+
     /// Carries out an effect without waiting for it (the result comes back as a message).
     pub fn perform(&self, e: Effect) {
         match e {
@@ -148,36 +172,8 @@ impl Pollers {
             Effect::SampleStats(ids) => {
                 let _ = self.stats.send(ids);
             }
-            Effect::StartServer(name) => {
-                let (cfg, tx, n) = (self.cfg.clone(), self.tx.clone(), self.hub.clone());
-                tokio::spawn(async move {
-                    let r = async {
-                        let c = hub::client_from_config(&cfg).map_err(err_text)?;
-                        hub::start_server(&c, &name).await.map_err(err_text)
-                    }
-                    .await;
-                    let _ = tx.send(Msg::ActionDone {
-                        label: format!("start {name}"),
-                        result: r,
-                    });
-                    n.notify_one();
-                });
-            }
-            Effect::StopServer(name) => {
-                let (cfg, tx, n) = (self.cfg.clone(), self.tx.clone(), self.hub.clone());
-                tokio::spawn(async move {
-                    let r = async {
-                        let c = hub::client_from_config(&cfg).map_err(err_text)?;
-                        hub::stop_server(&c, &name).await.map_err(err_text)
-                    }
-                    .await;
-                    let _ = tx.send(Msg::ActionDone {
-                        label: format!("stop {name}"),
-                        result: r,
-                    });
-                    n.notify_one();
-                });
-            }
+            Effect::StartServer(name) => self.server_action(name, true),
+            Effect::StopServer(name) => self.server_action(name, false),
             Effect::SetAvailability {
                 node_id,
                 hostname,
