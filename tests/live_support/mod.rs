@@ -6,33 +6,17 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-pub const ENV_FILE: &str = "/run/coursectl-testbed/env";
+#[path = "../support/mod.rs"]
+mod common;
 
-/// The testbed's variables; fails with the fix when the testbed is not up.
-pub fn testbed() -> HashMap<String, String> {
-    let text = std::fs::read_to_string(ENV_FILE).unwrap_or_else(|_| {
-        panic!("{ENV_FILE} is missing: run scripts/testbed up first (it starts the 3-node Swarm and writes that file)")
-    });
-    text.lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().trim_matches('"').to_string()))
-        .collect()
-}
+/// The testbed's variables; fails with "run scripts/testbed up" without it.
+pub use common::testbed;
 
-/// Polls `f` every 200 ms until it returns Some, or panics after `timeout`.
-pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let t0 = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        if t0.elapsed() > timeout {
-            panic!("timed out after {timeout:?} waiting for {what}");
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
+/// Polls `f` until it returns Some, or panics after `timeout` naming `what`.
+pub fn wait_for<T>(what: &str, timeout: Duration, f: impl FnMut() -> Option<T>) -> T {
+    common::poll(timeout, what, f)
 }
 
 /// The coursectl binary. Not copied aside: executing a freshly written copy
